@@ -1,0 +1,32 @@
+"""Every side effect the task workflow needs, as Temporal activities."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from activities.execution import ExecutionActivities
+from activities.governance import GovernanceActivities
+from activities.records import RecordActivities
+from agency.settings import Settings
+
+
+def build_activities(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> list[Callable[..., Any]]:
+    governance = GovernanceActivities(settings)
+    execution = ExecutionActivities(settings)
+    records = RecordActivities(sessions)
+    return [
+        governance.validate_task,
+        governance.judge,
+        execution.choose_executor,
+        execution.execute,
+        execution.run_gates,
+        execution.control_run,
+        execution.apply_change,
+        execution.discard_workspace,
+        records.record,
+    ]

@@ -1,0 +1,161 @@
+"""Validation and judging: the council's pure rules fed with files, diffs and evidence."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agency.executor.client import ExecutorClient, ExecutorError
+from council.aggregate import decide
+from council.judges import JudgeContext, run_all
+from council.policy import DEFAULT_POLICY, parse_policy
+from council.validation import SpecInvalid
+from council.waivers import parse_waiver
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.errors import executor_failure
+from agency.diffs import added_lines_by_file
+from agency.governance_files import (
+    CAWS_DIR,
+    GovernanceFileError,
+    load_policy_data,
+    load_waiver_dir,
+    local_repo,
+    read_repo_file,
+    read_yaml_text,
+    repo_files_under,
+)
+from agency.settings import Settings
+from council.models import Evidence
+from workflows import activity_options as opts
+from workflows.models import JudgeInput, JudgeOutput, ValidateInput, ValidationOutcome
+
+
+class GovernanceActivities:
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+
+    @activity.defn(name="validate_task")
+    async def validate_task(self, inp: ValidateInput) -> ValidationOutcome:
+        """Checks what the API could not: the repository, the policy and the waivers as
+        they are now. Problems are returned (not raised): they end the task, not retry."""
+        spec = inp.spec
+        problems: list[str] = []
+        policy_data: dict[str, Any] = dict(DEFAULT_POLICY)
+        waivers: list[dict[str, Any]] = []
+        try:
+            configured = load_policy_data(self._settings)
+            if configured is not None:
+                policy_data = configured
+            for where, data in load_waiver_dir(self._settings.effective_waivers_dir):
+                waivers.append(_checked_waiver(where, data, problems))
+            repo = local_repo(spec.repo)
+            if repo is not None:
+                base_ok = _has_ref(repo, spec.base_ref)
+                if not base_ok:
+                    problems.append(f"base_ref: {spec.base_ref!r} does not exist in {spec.repo}")
+                if spec.caws_spec and base_ok:
+                    # A CAWS repo governs itself: its policy and waivers apply.
+                    text = read_repo_file(repo, spec.base_ref, f"{CAWS_DIR}/policy.yaml")
+                    if text is not None:
+                        data = read_yaml_text(text, f"{CAWS_DIR}/policy.yaml")
+                        if isinstance(data, dict):
+                            policy_data = data
+                        else:
+                            problems.append(f"{CAWS_DIR}/policy.yaml: a policy must be a mapping")
+                    for where, wtext in repo_files_under(
+                        repo, spec.base_ref, f"{CAWS_DIR}/waivers"
+                    ):
+                        waivers.append(
+                            _checked_waiver(where, read_yaml_text(wtext, where), problems)
+                        )
+        except GovernanceFileError as err:
+            problems.append(str(err))
+        if spec.agent.argv is None:
+            problems.append(
+                "agent.model: model-driven agents need the inference engine, which this "
+                "build does not include; give agent.argv"
+            )
+        try:
+            parse_policy(policy_data)
+        except SpecInvalid as err:
+            problems.extend(f"policy {p.path}: {p.message}" for p in err.problems)
+        known = {w.get("id") for w in waivers if isinstance(w, dict)}
+        for waiver_id in spec.waiver_ids:
+            if waiver_id not in known:
+                # Not fatal here: the constitutional judge names it as a violation.
+                activity.logger.info("task %s names unknown waiver %s", inp.task_id, waiver_id)
+        return ValidationOutcome(
+            problems=problems, policy=policy_data, waivers=[w for w in waivers if w]
+        )
+
+    @activity.defn(name="judge")
+    async def judge(self, inp: JudgeInput) -> JudgeOutput:
+        try:
+            policy = parse_policy(inp.policy)
+        except SpecInvalid as err:
+            raise ApplicationError(str(err), type=opts.INVALID_INPUT) from err
+        waivers = {}
+        for data in inp.waivers:
+            try:
+                waiver = parse_waiver(data)
+            except (SpecInvalid, ValueError):
+                continue
+            waivers[waiver.id] = waiver
+        evidence = await self._evidence(inp)
+        ctx = JudgeContext(
+            spec=inp.spec, policy=policy, waivers=waivers, evidence=evidence, now=inp.now
+        )
+        judgments = run_all(ctx)
+        decision = decide(
+            judgments,
+            risk_tier=inp.spec.risk_tier,
+            policy=policy,
+            stage=inp.stage,
+            execution_mode=inp.spec.execution_mode,
+            can_refine=inp.can_refine,
+        )
+        return JudgeOutput(judgments=judgments, decision=decision)
+
+    async def _evidence(self, inp: JudgeInput) -> Evidence:
+        execution = inp.execution
+        if inp.stage == "plan" or execution is None:
+            return Evidence(stage="plan")
+        added: dict[str, list[str]] = {}
+        if execution.diff_artifact:
+            try:
+                async with ExecutorClient(execution.executor_url) as client:
+                    diff = await client.artifact(execution.diff_artifact)
+            except ExecutorError as err:
+                raise executor_failure(err) from err
+            added = added_lines_by_file(diff)
+        return Evidence(
+            stage="result",
+            agent_exit_code=execution.exit_code,
+            agent_timed_out=execution.timed_out,
+            changed_files=execution.changed_files,
+            lines_added=execution.lines_added,
+            lines_removed=execution.lines_removed,
+            gates=execution.gates,
+            added_lines=added,
+        )
+
+
+def _has_ref(repo: Any, ref: str) -> bool:
+    try:
+        repo.commit(ref)
+    except Exception:
+        return False
+    return True
+
+
+def _checked_waiver(where: str, data: Any, problems: list[str]) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        problems.append(f"{where}: a waiver must be a mapping")
+        return {}
+    try:
+        parse_waiver(data)
+    except (SpecInvalid, ValueError) as err:
+        problems.append(f"{where}: {err}")
+        return {}
+    return data

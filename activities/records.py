@@ -1,0 +1,22 @@
+"""Writing every transition: the task projection, its event and its audit entry."""
+
+from __future__ import annotations
+
+from agency.db.records import apply_record
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+
+from workflows.models import RecordInput
+
+
+class RecordActivities:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    @activity.defn(name="record")
+    async def record(self, inp: RecordInput) -> None:
+        async with self._sessions() as session:
+            stored = await apply_record(session, inp)
+        if not stored:
+            # A retry of a write that already landed: (task, seq) is stored once.
+            activity.logger.info("record %s#%d already stored", inp.task_id, inp.seq)

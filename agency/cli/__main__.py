@@ -1,0 +1,8 @@
+"""`python -m agency.cli` runs the same app as the `agency` console script.
+
+The demo drives the CLI this way so that it works before the console script is installed.
+"""
+
+from agency.cli.main import app
+
+app(prog_name="agency")

@@ -1,0 +1,33 @@
+"""The `agency` command line (console script `agency = agency.cli.main:app`)."""
+
+from __future__ import annotations
+
+import typer
+
+from agency.cli import interventions, ops, tasks
+
+app = typer.Typer(
+    name="agency",
+    help="Agent Agency: governed autonomous agent tasks. Talks to the task API "
+    "(AGENCY_API_URL, default http://127.0.0.1:8080).",
+    no_args_is_help=True,
+    add_completion=False,
+    # Errors are printed by the commands themselves; never show a traceback to a user.
+    pretty_exceptions_enable=False,
+)
+
+app.command("submit")(tasks.submit)
+app.command("list")(tasks.list_tasks)
+app.command("show")(tasks.show)
+app.command("watch")(tasks.watch)
+app.command("audit")(tasks.audit)
+
+for _name in ("pause", "resume", "cancel", "approve", "reject"):
+    app.command(_name)(getattr(interventions, _name))
+app.command("override")(interventions.override)
+app.command("guide")(interventions.guide)
+app.command("params")(interventions.params)
+
+app.command("up")(ops.up)
+app.command("demo")(ops.demo)
+app.add_typer(ops.db_app, name="db")

@@ -1,0 +1,23 @@
+"""Where the CLI writes: rich for people, plain JSON for programs."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import typer
+from rich.console import Console
+
+
+def out() -> Console:
+    # Built per call so that the current sys.stdout is used (CliRunner swaps it).
+    return Console(highlight=False, soft_wrap=False)
+
+
+def note(message: str) -> None:
+    """Side remarks go to stderr so that stdout stays machine-readable (ids, JSON)."""
+    Console(stderr=True, highlight=False).print(message, markup=False)
+
+
+def print_json(value: Any) -> None:
+    typer.echo(json.dumps(value, indent=2, ensure_ascii=False))

@@ -1,0 +1,112 @@
+"""Async engines and session factories for SQLite (embedded) and PostgreSQL (production)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.pool import NullPool
+
+# How long a SQLite writer waits for another writer's lock before giving up (ms).
+SQLITE_BUSY_TIMEOUT_MS = 5000
+
+
+def is_sqlite(url: str | URL) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def sqlite_file(url: str | URL) -> Path | None:
+    """The database file a SQLite URL names, or None for in-memory databases."""
+    parsed = make_url(url)
+    database = parsed.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+# Migrations may queue behind another process's migration; give them longer than queries.
+SQLITE_MIGRATION_BUSY_TIMEOUT_MS = 60_000
+
+
+def _sqlite_pragmas(*, foreign_keys: bool, busy_timeout_ms: int, autocommit_driver: bool) -> Any:
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        if autocommit_driver:
+            # Stop the driver's own implicit transaction handling (it commits before DDL);
+            # SQLAlchemy then emits BEGIN itself, see make_migration_engine.
+            dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
+            cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
+        finally:
+            cursor.close()
+
+    return on_connect
+
+
+def _prepare_sqlite_file(url: str | URL) -> None:
+    path = sqlite_file(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+
+def make_engine(url: str | URL, **kwargs: Any) -> AsyncEngine:
+    """An AsyncEngine for `url`; extra keyword arguments go to `create_async_engine`.
+
+    For SQLite the file's directory is created and every connection gets WAL (readers,
+    such as the API, proceed while a writer commits), foreign keys (off by default in
+    SQLite) and a busy timeout (several processes share the file; contention waits).
+    For PostgreSQL connections are checked before use, so an engine survives a restart.
+    """
+    if is_sqlite(url):
+        _prepare_sqlite_file(url)
+        engine = create_async_engine(url, **kwargs)
+        pragmas = _sqlite_pragmas(
+            foreign_keys=True, busy_timeout_ms=SQLITE_BUSY_TIMEOUT_MS, autocommit_driver=False
+        )
+        event.listen(engine.sync_engine, "connect", pragmas)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_async_engine(url, **kwargs)
+
+
+def _begin_immediate(connection: Connection) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_migration_engine(url: str | URL) -> AsyncEngine:
+    """An engine for Alembic: one connection, no pool.
+
+    On SQLite, DDL runs inside a real transaction (the driver would otherwise commit
+    before each DDL statement, leaving half-applied migrations behind), the transaction
+    starts with BEGIN IMMEDIATE so that concurrent migrators queue instead of racing,
+    and foreign keys are off because batch migrations rebuild tables (env.py checks
+    them before committing).
+    """
+    if not is_sqlite(url):
+        return create_async_engine(url, poolclass=NullPool)
+    _prepare_sqlite_file(url)
+    engine = create_async_engine(url, poolclass=NullPool)
+    pragmas = _sqlite_pragmas(
+        foreign_keys=False,
+        busy_timeout_ms=SQLITE_MIGRATION_BUSY_TIMEOUT_MS,
+        autocommit_driver=True,
+    )
+    event.listen(engine.sync_engine, "connect", pragmas)
+    event.listen(engine.sync_engine, "begin", _begin_immediate)
+    return engine
+
+
+def session_maker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    # expire_on_commit=False: rows returned by the repository stay readable after commit
+    # without lazy loads, which an AsyncSession cannot do implicitly.
+    return async_sessionmaker(engine, expire_on_commit=False)

@@ -1,0 +1,388 @@
+"""Repository functions: every read and write of tasks, events, audit, verdicts, executors.
+
+Writers commit (or roll back) the session they are given, so that each call is one
+transaction; readers leave the session as they found it. Rows stay readable after a
+commit when the session was made by `session_maker` (expire_on_commit=False). Readers
+always refresh rows from the database (`populate_existing`), because `apply_record`
+changes the projection with a bulk UPDATE that bypasses the identity map. A rollback
+expires what a session holds, so callers use one short-lived session per unit of work.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, case, exists, insert, or_, select, update
+from sqlalchemy import text as sql_text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+from agency.db.models import AuditEntry, Executor, Task, TaskEvent, VerdictRecord
+from agency.db.types import utcnow
+from workflows.models import ProjectionPatch, RecordInput
+
+# Read options for every query: a row already in the session is overwritten by what the
+# database says now, not returned stale.
+FRESH = {"populate_existing": True}
+
+MAX_PAGE = 500
+MAX_EVENTS_PAGE = 10_000
+
+
+class UnknownTaskError(LookupError):
+    """A record names a task that was never inserted."""
+
+    def __init__(self, task_id: str) -> None:
+        super().__init__(f"unknown task {task_id!r}")
+        self.task_id = task_id
+
+
+# ------------------------------------------------------------------------------ tasks
+async def insert_task(
+    session: AsyncSession,
+    *,
+    task_id: str,
+    caws_id: str,
+    title: str,
+    risk_tier: int,
+    mode: str,
+    execution_mode: str,
+    max_iterations: int,
+    workflow_id: str,
+    spec: dict[str, Any],
+    submitted_by: str,
+    tenant: str,
+    created_at: datetime | None = None,
+) -> Task:
+    """Insert a task in phase "queued" and commit. A duplicate id raises IntegrityError."""
+    now = created_at or utcnow()
+    task = Task(
+        id=task_id,
+        caws_id=caws_id,
+        title=title,
+        risk_tier=risk_tier,
+        mode=mode,
+        execution_mode=execution_mode,
+        phase="queued",
+        max_iterations=max_iterations,
+        workflow_id=workflow_id,
+        spec=spec,
+        submitted_by=submitted_by,
+        tenant=tenant,
+        created_at=now,
+        updated_at=now,
+    )
+    try:
+        # A Core INSERT rather than session.add: a duplicate id is then the database's
+        # IntegrityError, not an identity-map conflict with a row the session holds.
+        await session.execute(insert(Task).values(**task.model_dump()))
+        await session.commit()
+    except BaseException:
+        await session.rollback()
+        raise
+    # Read back what the database stored (UTC-normalised timestamps).
+    stored = await get_task(session, task_id)
+    if stored is None:
+        raise UnknownTaskError(task_id)
+    return stored
+
+
+async def get_task(session: AsyncSession, task_id: str, tenant: str | None = None) -> Task | None:
+    """The task, or None if it does not exist or belongs to another tenant than `tenant`."""
+    stmt = select(Task).where(Task.id == task_id).execution_options(**FRESH)
+    if tenant is not None:
+        stmt = stmt.where(Task.tenant == tenant)
+    return (await session.scalars(stmt)).one_or_none()
+
+
+# ---------------------------------------------------------------------------- records
+def projection_changes(patch: ProjectionPatch) -> dict[str, Any]:
+    """The column values a patch sets: None fields are left alone; `clear_pending_action`
+    empties pending_action unless the same patch also sets a new one."""
+    # Top-level None only: exclude_none would also strip None inside the judgments.
+    dumped = patch.model_dump(mode="json", exclude={"clear_pending_action"})
+    values = {name: value for name, value in dumped.items() if value is not None}
+    if patch.clear_pending_action and patch.pending_action is None:
+        values["pending_action"] = None
+    return values
+
+
+def _event_data(rec: RecordInput, changes: dict[str, Any]) -> dict[str, Any]:
+    # What an SSE client needs without a second request: the record's detail, plus the
+    # projection fields it changed and its verdict/approval status when it has them.
+    data = dict(rec.detail)
+    if changes:
+        data["projection"] = changes
+    if rec.verdict is not None:
+        data["verdict"] = rec.verdict
+    if rec.approval_status is not None:
+        data["approval_status"] = rec.approval_status
+    return data
+
+
+async def _record_exists(session: AsyncSession, task_id: str, seq: int) -> bool:
+    stmt = select(exists().where(TaskEvent.task_id == task_id, TaskEvent.seq == seq))
+    return bool(await session.scalar(stmt))
+
+
+async def _task_exists(session: AsyncSession, task_id: str) -> bool:
+    return bool(await session.scalar(select(exists().where(Task.id == task_id))))
+
+
+async def apply_record(session: AsyncSession, rec: RecordInput) -> bool:
+    """Write one transition in one transaction and commit: the task event, the audit
+    entry, a verdict row per judgment, and the projection patch.
+
+    Returns False, writing nothing, when (task_id, seq) is already stored: activity
+    retries and concurrent duplicates are harmless. The UNIQUE constraint decides, so two
+    writers racing on the same seq store it once. Raises UnknownTaskError when the task
+    was never inserted.
+    """
+    # Activity retries are the common duplicate: answer them without a failed insert (and
+    # the rollback that would expire every object the session holds).
+    if await _record_exists(session, rec.task_id, rec.seq):
+        await session.commit()
+        return False
+    changes = projection_changes(rec.projection)
+    try:
+        # The event goes first: its unique key is where a concurrent duplicate waits and
+        # then fails, before it has touched anything else.
+        await session.execute(
+            insert(TaskEvent).values(
+                task_id=rec.task_id,
+                seq=rec.seq,
+                at=rec.at,
+                kind=rec.kind,
+                phase=rec.phase,
+                actor=rec.actor,
+                action=rec.action,
+                data=_event_data(rec, changes),
+            )
+        )
+        await session.execute(
+            insert(AuditEntry).values(
+                task_id=rec.task_id,
+                seq=rec.seq,
+                at=rec.at,
+                actor=rec.actor,
+                action=rec.action,
+                phase=rec.phase,
+                verdict=rec.verdict,
+                approval_status=rec.approval_status,
+                detail=rec.detail,
+            )
+        )
+        if rec.judgments:
+            await session.execute(
+                insert(VerdictRecord),
+                [
+                    {
+                        "task_id": rec.task_id,
+                        "seq": rec.seq,
+                        "stage": rec.stage,
+                        "iteration": rec.iteration,
+                        "judge": j.judge,
+                        "verdict": j.verdict,
+                        "confidence": j.confidence,
+                        "violations": [v.model_dump(mode="json") for v in j.violations],
+                        "rationale": j.rationale,
+                        "assessment": j.assessment,
+                    }
+                    for j in rec.judgments
+                ],
+            )
+        result = await session.execute(
+            update(Task)
+            .where(Task.id == rec.task_id)
+            .values(
+                **changes,
+                updated_at=rec.at,
+                last_seq=case((Task.last_seq < rec.seq, rec.seq), else_=Task.last_seq),
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise UnknownTaskError(rec.task_id)
+        await session.commit()
+    except IntegrityError as exc:
+        await session.rollback()
+        if await _record_exists(session, rec.task_id, rec.seq):
+            return False
+        if not await _task_exists(session, rec.task_id):
+            raise UnknownTaskError(rec.task_id) from exc
+        raise
+    except BaseException:
+        await session.rollback()
+        raise
+    return True
+
+
+# ------------------------------------------------------------------------------ lists
+def _encode_cursor(task: Task) -> str:
+    raw = json.dumps([task.created_at.isoformat(), task.id], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created, task_id = json.loads(raw)
+        if not isinstance(created, str) or not isinstance(task_id, str):
+            raise TypeError("cursor fields")
+        at = datetime.fromisoformat(created)
+    except (binascii.Error, UnicodeDecodeError, TypeError, ValueError) as exc:
+        raise ValueError("invalid cursor") from exc
+    if at.tzinfo is None:
+        raise ValueError("invalid cursor")
+    return at, task_id
+
+
+def _matches(column: InstrumentedAttribute[Any], value: Any) -> ColumnElement[bool]:
+    # A scalar filters by equality; a collection (e.g. several phases) by membership.
+    if isinstance(value, str | int) or not isinstance(value, Sequence):
+        return column == value
+    return column.in_(list(value))
+
+
+async def list_tasks(
+    session: AsyncSession,
+    *,
+    tenant: str | None = None,
+    phase: str | Sequence[str] | None = None,
+    mode: str | Sequence[str] | None = None,
+    execution_mode: str | Sequence[str] | None = None,
+    risk_tier: int | Sequence[int] | None = None,
+    text: str | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> tuple[list[Task], str | None]:
+    """One page of tasks, newest first, and the cursor of the next page (None at the end).
+
+    Keyset paging on (created_at desc, id desc): rows inserted while a client pages never
+    make it see a row twice or skip one. `text` matches title, CAWS id or task id,
+    case-insensitively. `created_after` is inclusive, `created_before` exclusive. A
+    cursor that was not produced here raises ValueError.
+    """
+    if not 1 <= limit <= MAX_PAGE:
+        raise ValueError(f"limit must be between 1 and {MAX_PAGE}")
+    conditions: list[ColumnElement[bool]] = []
+    for column, value in (
+        (Task.tenant, tenant),
+        (Task.phase, phase),
+        (Task.mode, mode),
+        (Task.execution_mode, execution_mode),
+        (Task.risk_tier, risk_tier),
+    ):
+        if value is not None:
+            conditions.append(_matches(column, value))
+    if text:
+        conditions.append(
+            or_(
+                Task.title.icontains(text, autoescape=True),
+                Task.caws_id.icontains(text, autoescape=True),
+                Task.id.icontains(text, autoescape=True),
+            )
+        )
+    if created_after is not None:
+        conditions.append(Task.created_at >= created_after)
+    if created_before is not None:
+        conditions.append(Task.created_at < created_before)
+    if cursor is not None:
+        at, last_id = _decode_cursor(cursor)
+        conditions.append(or_(Task.created_at < at, and_(Task.created_at == at, Task.id < last_id)))
+    stmt = (
+        select(Task)
+        .where(*conditions)
+        .order_by(Task.created_at.desc(), Task.id.desc())
+        .limit(limit + 1)
+        .execution_options(**FRESH)
+    )
+    rows = list((await session.scalars(stmt)).all())
+    if len(rows) <= limit:
+        return rows, None
+    page = rows[:limit]
+    return page, _encode_cursor(page[-1])
+
+
+async def list_events(
+    session: AsyncSession, task_id: str, after_seq: int = 0, limit: int = 1000
+) -> list[TaskEvent]:
+    """Events with seq > after_seq, in order (SSE resumes from `Last-Event-ID`)."""
+    if not 1 <= limit <= MAX_EVENTS_PAGE:
+        raise ValueError(f"limit must be between 1 and {MAX_EVENTS_PAGE}")
+    stmt = (
+        select(TaskEvent)
+        .where(TaskEvent.task_id == task_id, TaskEvent.seq > after_seq)
+        .order_by(TaskEvent.seq)
+        .limit(limit)
+        .execution_options(**FRESH)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+async def list_audit(session: AsyncSession, task_id: str) -> list[AuditEntry]:
+    stmt = (
+        select(AuditEntry)
+        .where(AuditEntry.task_id == task_id)
+        .order_by(AuditEntry.seq)
+        .execution_options(**FRESH)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+async def list_verdicts(session: AsyncSession, task_id: str) -> list[VerdictRecord]:
+    stmt = (
+        select(VerdictRecord)
+        .where(VerdictRecord.task_id == task_id)
+        .order_by(VerdictRecord.seq, VerdictRecord.id)
+        .execution_options(**FRESH)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+# -------------------------------------------------------------------------- executors
+async def upsert_executor(
+    session: AsyncSession, url: str, status: str, sandbox: str, active_runs: int
+) -> Executor:
+    """Record an executor's latest health probe (insert or update in one statement, so
+    concurrent probes from several workers cannot collide) and commit."""
+    values = {
+        "url": url,
+        "status": status,
+        "sandbox": sandbox,
+        "active_runs": active_runs,
+        "last_seen": utcnow(),
+    }
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        stmt = pg_insert(Executor).values(**values)
+    elif dialect == "sqlite":
+        stmt = sqlite_insert(Executor).values(**values)
+    else:
+        raise NotImplementedError(f"upsert_executor does not support {dialect}")
+    changed = {k: stmt.excluded[k] for k in ("status", "sandbox", "active_runs", "last_seen")}
+    await session.execute(stmt.on_conflict_do_update(index_elements=["url"], set_=changed))
+    await session.commit()
+    stmt = select(Executor).where(Executor.url == url).execution_options(**FRESH)
+    return (await session.scalars(stmt)).one()
+
+
+async def list_executors(session: AsyncSession) -> list[Executor]:
+    stmt = select(Executor).order_by(Executor.url).execution_options(**FRESH)
+    return list((await session.scalars(stmt)).all())
+
+
+# ----------------------------------------------------------------------------- health
+async def ping(session: AsyncSession) -> None:
+    """Raise if the database cannot answer a trivial query."""
+    await session.execute(sql_text("SELECT 1"))

@@ -1,0 +1,1 @@
+"""The executor service: agent commands and quality gates in sandboxed git worktrees."""

@@ -1,0 +1,104 @@
+"""Path safety: nothing named in a request or produced by a change may reach outside a workspace.
+
+Every check returns a reason (a sentence for the caller) instead of raising, so the caller
+decides whether the answer is a 422 (bad request) or a failed run (unsafe change).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+from agency.executor.schemas import RUN_ID_PATTERN, ExecuteRequest
+from council.spec import GateSpec
+
+_RUN_ID = re.compile(RUN_ID_PATTERN)
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,255}$")
+
+
+def run_id_problem(run_id: str) -> str | None:
+    """Why `run_id` cannot name a run (it becomes a file and directory name), or None."""
+    if not _RUN_ID.match(run_id):
+        return f"run id must match {RUN_ID_PATTERN}"
+    # The pattern already excludes separators; `..` is refused too so that no id ever
+    # looks like a parent-directory reference in logs, URLs or paths.
+    if ".." in run_id:
+        return "run id must not contain '..'"
+    return None
+
+
+def relative_path_problem(path: str) -> str | None:
+    """Why `path` is not a safe path relative to a workspace root, or None."""
+    if not path:
+        return "empty path"
+    if "\0" in path:
+        return "path contains a NUL byte"
+    if path.startswith("/") or os.path.isabs(path):
+        return f"absolute path {path!r}"
+    if ".." in Path(path).parts:
+        return f"path {path!r} contains a '..' component"
+    return None
+
+
+def is_within(root: Path, candidate: Path) -> bool:
+    """True when `candidate`, with every symlink resolved, lies inside `root` (resolved)."""
+    real_root = Path(os.path.realpath(root))
+    real = Path(os.path.realpath(candidate))
+    return real == real_root or real_root in real.parents
+
+
+def symlink_problem(root: Path, rel: str) -> str | None:
+    """Why the symlink at `root/rel` is unsafe to keep in a change, or None.
+
+    The link is read, never followed by anything but realpath. An absolute target is
+    refused even when it currently points inside the workspace: once committed to the
+    repository somewhere else it can only point outside it.
+    """
+    link = root / rel
+    target = os.readlink(link)
+    if os.path.isabs(target):
+        return f"{rel} is a symlink to an absolute path ({target}); refused"
+    lexical = os.path.normpath(os.path.join(os.path.dirname(rel), target))
+    if lexical == ".." or lexical.startswith("../"):
+        return f"{rel} is a symlink pointing outside the workspace ({target}); refused"
+    if not is_within(root, link):
+        return f"{rel} is a symlink resolving outside the workspace ({target}); refused"
+    return None
+
+
+def request_problems(req: ExecuteRequest) -> list[tuple[tuple[str | int, ...], str]]:
+    """Problems pydantic's field constraints cannot see: NUL bytes, env names, option-like refs.
+
+    Returned as (location, message) pairs so they join the 422 list of schema errors.
+    """
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    if problem := run_id_problem(req.run_id):
+        problems.append((("body", "run_id"), problem))
+    for name in ("repo", "base_ref", "task_id", "feedback"):
+        if "\0" in getattr(req, name):
+            problems.append((("body", name), "must not contain a NUL byte"))
+    if req.base_ref.startswith("-"):
+        problems.append((("body", "base_ref"), "must not start with '-'"))
+    for i, arg in enumerate(req.agent.argv):
+        if "\0" in arg:
+            problems.append((("body", "agent", "argv", i), "must not contain a NUL byte"))
+    for key, value in req.agent.env.items():
+        if not _ENV_NAME.match(key):
+            problems.append((("body", "agent", "env", key), "not a valid environment name"))
+        if "\0" in value:
+            problems.append((("body", "agent", "env", key), "must not contain a NUL byte"))
+    problems += gate_problems(req.gates, ("body", "gates"))
+    return problems
+
+
+def gate_problems(
+    gates: Sequence[GateSpec], loc: tuple[str | int, ...]
+) -> list[tuple[tuple[str | int, ...], str]]:
+    return [
+        ((*loc, gi, "argv", i), "must not contain a NUL byte")
+        for gi, gate in enumerate(gates)
+        for i, arg in enumerate(gate.argv)
+        if "\0" in arg
+    ]

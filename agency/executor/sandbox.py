@@ -1,0 +1,100 @@
+"""The sandbox around agent and gate commands: bubblewrap, or (only when allowed) nothing.
+
+Inside bubblewrap the whole filesystem is visible read-only, the worktree is the one
+writable place besides a private /tmp, the executor's own state (other runs' worktrees,
+logs, artifacts) is hidden, the network is unshared unless allowed, and the processes
+live in their own PID namespace so nothing survives the sandbox.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+DEFAULT_BWRAP = "/usr/bin/bwrap"
+
+SandboxKind = Literal["bwrap", "none"]
+
+MISSING_BWRAP = (
+    "bubblewrap (bwrap) is missing at {path}, so agent commands cannot be sandboxed; "
+    "install bubblewrap, or allow unsandboxed execution explicitly with "
+    "AGENCY_ALLOW_UNSANDBOXED=1 (agents then run with the executor's own permissions)"
+)
+
+
+class SandboxUnavailable(RuntimeError):
+    """No sandbox is available and running without one was not allowed."""
+
+
+def find_bwrap(path: str | None = None) -> str | None:
+    """The bubblewrap executable to use: `path` when given (and only it), else the default."""
+    if path is not None:
+        return path if os.access(path, os.X_OK) else None
+    if os.access(DEFAULT_BWRAP, os.X_OK):
+        return DEFAULT_BWRAP
+    return shutil.which("bwrap")
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    bwrap: str | None
+    allow_unsandboxed: bool
+    # Directories hidden behind an empty tmpfs (the executor's state), so one run cannot
+    # read another run's worktree or logs.
+    hidden: tuple[Path, ...] = field(default=())
+    # What the user asked for, for the error message when bwrap was not found.
+    searched: str = DEFAULT_BWRAP
+
+    @classmethod
+    def detect(
+        cls,
+        *,
+        bwrap_path: str | None = None,
+        allow_unsandboxed: bool = False,
+        hidden: Sequence[Path] = (),
+    ) -> Sandbox:
+        return cls(
+            bwrap=find_bwrap(bwrap_path),
+            allow_unsandboxed=allow_unsandboxed,
+            hidden=tuple(Path(p) for p in hidden),
+            searched=bwrap_path or DEFAULT_BWRAP,
+        )
+
+    @property
+    def kind(self) -> SandboxKind:
+        return "bwrap" if self.bwrap else "none"
+
+    @property
+    def problem(self) -> str | None:
+        """Why commands cannot run at all, or None when they can."""
+        if self.bwrap or self.allow_unsandboxed:
+            return None
+        return MISSING_BWRAP.format(path=self.searched)
+
+    def check(self) -> None:
+        if problem := self.problem:
+            raise SandboxUnavailable(problem)
+
+    def wrap(self, argv: Sequence[str], worktree: Path, *, network: bool) -> list[str]:
+        """The command line that runs `argv` with `worktree` as its writable working directory."""
+        self.check()
+        if not self.bwrap:
+            return list(argv)
+        wt = str(worktree)
+        cmd = [self.bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+        # Order matters: bwrap applies mounts in sequence, so the private /tmp and the
+        # hiding tmpfs mounts come first and the worktree (possibly below them) last.
+        cmd += ["--tmpfs", "/tmp"]
+        for hidden in self.hidden:
+            cmd += ["--tmpfs", str(hidden)]
+        cmd += ["--bind", wt, wt]
+        if not network:
+            cmd.append("--unshare-net")
+        # No --new-session: the command must stay in the process group the executor
+        # created, so suspend/resume/kill of that group reach every process inside.
+        cmd += ["--unshare-pid", "--die-with-parent", "--chdir", wt, "--", *argv]
+        return cmd

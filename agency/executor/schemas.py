@@ -1,0 +1,102 @@
+"""The executor service's HTTP contract, shared by the service and its clients (activities)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from council.models import ChangedFile, GateResult
+from council.spec import GateSpec
+
+# Run ids double as idempotency keys (workflow run id + activity id), so they are
+# restricted to characters that are safe in paths and URLs.
+RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$"
+
+RunState = Literal[
+    "preparing",  # making the worktree
+    "running",  # agent process alive
+    "suspended",  # agent process group stopped (SIGSTOP)
+    "gating",  # gates running
+    "finished",  # agent (and gates, if asked) done; see exit codes
+    "failed",  # the executor could not do its job (bad repo, bad ref, ...); see error
+    "canceled",  # killed on request
+]
+TERMINAL_STATES: frozenset[str] = frozenset({"finished", "failed", "canceled"})
+
+
+class AgentCommand(BaseModel):
+    argv: list[str] = Field(min_length=1, max_length=200)
+    timeout_s: int = Field(default=600, ge=1, le=86_400)
+    env: dict[str, str] = Field(default_factory=dict, max_length=100)
+
+
+class ExecuteRequest(BaseModel):
+    run_id: str = Field(pattern=RUN_ID_PATTERN)
+    task_id: str = Field(max_length=128)
+    iteration: int = Field(default=1, ge=1, le=100)
+    repo: str = Field(min_length=1, max_length=4096)
+    base_ref: str = Field(default="HEAD", min_length=1, max_length=255)
+    # When set, pins the worktree to this commit (later iterations reuse the first base).
+    base_commit: str | None = Field(default=None, pattern=r"^[0-9a-f]{40}$")
+    agent: AgentCommand
+    gates: list[GateSpec] = Field(default_factory=list, max_length=50)
+    # Judges' feedback and human guidance for this iteration; given to the agent.
+    feedback: str = Field(default="", max_length=50_000)
+    # Network inside the sandbox (the policy may allow it; the executor's own
+    # sandbox_network setting also allows it for every run).
+    network: bool = False
+
+
+class GatesRequest(BaseModel):
+    gates: list[GateSpec] = Field(max_length=50)
+
+
+class ProcessResult(BaseModel):
+    argv: list[str]
+    exit_code: int | None = None
+    timed_out: bool = False
+    killed: bool = False
+    duration_s: float = 0.0
+    stdout_tail: str = ""
+    stderr_tail: str = ""
+    output_truncated: bool = False
+
+
+class RunStatus(BaseModel):
+    run_id: str
+    task_id: str
+    iteration: int
+    state: RunState
+    sandbox: Literal["bwrap", "none"]
+    base_commit: str | None = None
+    agent: ProcessResult | None = None
+    gates: list[GateResult] = Field(default_factory=list)
+    changed_files: list[ChangedFile] = Field(default_factory=list)
+    lines_added: int = 0
+    lines_removed: int = 0
+    diff_artifact: str | None = None
+    diff_sha256: str | None = None
+    error: str | None = None
+    applied_commit: str | None = None
+    discarded: bool = False
+
+
+class ApplyRequest(BaseModel):
+    target_branch: str | None = Field(default=None, max_length=255)
+    message: str = Field(min_length=1, max_length=20_000)
+    author_name: str = Field(default="Agent Agency", max_length=200)
+    author_email: str = Field(default="agency@localhost", max_length=200)
+
+
+class ApplyResult(BaseModel):
+    commit: str
+    branch: str
+
+
+class ExecutorHealth(BaseModel):
+    status: Literal["ok"]
+    sandbox: Literal["bwrap", "none"]
+    active_runs: int
+    # Why this executor refuses to run agents (no bubblewrap and unsandboxed not allowed).
+    problem: str | None = None

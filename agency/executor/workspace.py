@@ -1,0 +1,174 @@
+"""A run's git worktree: made fresh at the base commit, read back as a change, then removed.
+
+After the agent, our own git commands name the worktree's git dir explicitly
+(`--git-dir`): the `.git` file inside the worktree was writable by the agent and must
+not be able to point git at another repository or configuration.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import shutil
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from agency.executor.changes import ChangeSet, build_changeset, parse_numstat, parse_raw
+from agency.executor.changes import unsafe_entries as find_unsafe
+from agency.executor.gitcli import GitError, git
+from agency.executor.layout import Layout, atomic_write
+from agency.executor.source import Source, SourceCache, SourceError, has_commit
+
+
+class WorkspaceError(RuntimeError):
+    """The workspace cannot be made or read (bad repo, unknown ref, unsafe change)."""
+
+
+class WorkspaceInfo(BaseModel):
+    """Everything needed to find the workspace again, persisted with the run."""
+
+    source: str
+    remote_url: str | None = None
+    worktree: str
+    git_dir: str
+    base_commit: str
+    # The branch a change goes to when the apply request names none.
+    default_target: str | None = None
+    # The tree the agent left, staged; what apply commits (exactly what was judged).
+    tree: str | None = None
+
+    @property
+    def src(self) -> Source:
+        return Source(path=Path(self.source), remote_url=self.remote_url)
+
+
+@dataclass
+class Collected:
+    changes: ChangeSet
+    tree: str
+    diff_sha256: str
+    unsafe: list[str]
+
+
+async def create(
+    sources: SourceCache,
+    layout: Layout,
+    run_id: str,
+    repo: str,
+    base_ref: str,
+    base_commit: str | None,
+) -> WorkspaceInfo:
+    try:
+        src = await sources.resolve(repo, need_commit=base_commit)
+    except SourceError as exc:
+        raise WorkspaceError(str(exc)) from exc
+    repo_dir = str(src.path)
+    if base_commit:
+        if not await has_commit(src.path, base_commit):
+            raise WorkspaceError(f"base commit {base_commit} is not in repository {repo!r}")
+        commit = base_commit
+    else:
+        out = await git(
+            "-C", repo_dir, "rev-parse", "--verify", "--quiet", "--end-of-options",
+            f"{base_ref}^{{commit}}", check=False,
+        )  # fmt: skip
+        if out.returncode != 0:
+            raise WorkspaceError(f"base ref {base_ref!r} does not name a commit in {repo!r}")
+        commit = out.text
+    target = await _default_target(repo_dir, base_ref)
+    worktree = layout.worktree(run_id)
+    if worktree.exists():
+        # Left over from a crash before the run record said so: start clean.
+        await _remove_worktree(repo_dir, worktree)
+    worktree.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        await git("-C", repo_dir, "worktree", "add", "--detach", "--quiet", str(worktree), commit)
+        git_dir = (await git("-C", str(worktree), "rev-parse", "--absolute-git-dir")).text
+    except GitError as exc:
+        raise WorkspaceError(f"cannot make a worktree of {repo!r}: {exc.stderr}") from exc
+    return WorkspaceInfo(
+        source=repo_dir,
+        remote_url=src.remote_url,
+        worktree=str(worktree),
+        git_dir=git_dir,
+        base_commit=commit,
+        default_target=target,
+    )
+
+
+async def _default_target(repo_dir: str, base_ref: str) -> str | None:
+    """The branch base_ref names, else the branch the repository's HEAD is on, else None."""
+    name = base_ref.removeprefix("refs/heads/")
+    out = await git("-C", repo_dir, "show-ref", "--verify", "--quiet", f"refs/heads/{name}",
+                    check=False)  # fmt: skip
+    if out.returncode == 0:
+        return name
+    out = await git("-C", repo_dir, "symbolic-ref", "--quiet", "--short", "HEAD", check=False)
+    return out.text if out.returncode == 0 and out.text else None
+
+
+def _tree_git(info: WorkspaceInfo, exclude_file: Path) -> tuple[str, ...]:
+    return (
+        f"--git-dir={info.git_dir}",
+        f"--work-tree={info.worktree}",
+        "-c", f"core.excludesFile={exclude_file}",
+        "-c", "core.quotePath=false",
+    )  # fmt: skip
+
+
+async def collect(info: WorkspaceInfo, layout: Layout, artifact_id: str) -> Collected:
+    """Stage everything the agent left and describe it; store the full diff as an artifact."""
+    g = _tree_git(info, layout.exclude_file)
+    base = info.base_commit
+    diff = ("diff", "--cached", "-M", "--no-ext-diff", "--no-textconv", "--no-color")
+    try:
+        # .gitignore (and info/exclude) are honoured: ignored files are not part of a change.
+        await git(*g, "add", "--all", "--", ".", cwd=Path(info.worktree))
+        raw = parse_raw((await git(*g, *diff, "--raw", "-z", base)).stdout)
+        numstat = parse_numstat((await git(*g, *diff, "--numstat", "-z", base)).stdout)
+        text = (await git(*g, *diff, "--src-prefix=a/", "--dst-prefix=b/", base, "--")).stdout
+        tree = (await git(*g, "write-tree")).text
+    except GitError as exc:
+        raise WorkspaceError(f"cannot read the change: {exc.stderr}") from exc
+    atomic_write(layout.artifact(artifact_id), text)
+    return Collected(
+        changes=build_changeset(raw, numstat),
+        tree=tree,
+        diff_sha256=hashlib.sha256(text).hexdigest(),
+        unsafe=find_unsafe(Path(info.worktree), raw),
+    )
+
+
+async def discard(info: WorkspaceInfo) -> None:
+    await _remove_worktree(info.source, Path(info.worktree))
+
+
+async def _remove_worktree(repo_dir: str, worktree: Path) -> None:
+    # git refuses (harmlessly, check=False) when the repository itself is gone; whatever
+    # it could not remove goes by hand, and prune forgets the worktree's metadata.
+    await git("-C", repo_dir, "worktree", "remove", "--force", "--force", str(worktree),
+              check=False)  # fmt: skip
+    await asyncio.to_thread(remove_tree, worktree)
+    await git("-C", repo_dir, "worktree", "prune", check=False)
+
+
+def remove_tree(path: Path) -> None:
+    """rmtree that also removes what an agent made unreadable or unwritable (chmod 0500)."""
+    if not path.exists() and not path.is_symlink():
+        return
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+        return
+    owner_rwx = stat.S_IRWXU
+    os.chmod(path, os.stat(path).st_mode | owner_rwx)
+    # Top-down: each directory is opened up before os.walk descends into it.
+    for root, dirs, _files in os.walk(path):
+        for d in dirs:
+            p = os.path.join(root, d)
+            if not os.path.islink(p):
+                os.chmod(p, os.stat(p).st_mode | owner_rwx)
+    shutil.rmtree(path)

@@ -1,0 +1,67 @@
+"""The Temporal worker process: runs the task workflow and its activities.
+
+`python -m agency.worker` (started by `agency up`, or on its own in production, any
+number of them against the same task queue).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities import build_activities
+from agency.db.engine import make_engine, session_maker
+from agency.settings import Settings, get_settings
+from agency.temporal_client import connect
+from workflows.task import TaskWorkflow
+
+log = logging.getLogger("agency.worker")
+
+
+@asynccontextmanager
+async def running_worker(
+    client: Client, settings: Settings, task_queue: str | None = None
+) -> AsyncIterator[Worker]:
+    """A worker for the task workflow, running until the context exits."""
+    engine = make_engine(settings.effective_database_url)
+    try:
+        worker = Worker(
+            client,
+            task_queue=task_queue or settings.task_queue,
+            workflows=[TaskWorkflow],
+            activities=build_activities(settings, session_maker(engine)),
+        )
+        async with worker:
+            yield worker
+    finally:
+        await engine.dispose()
+
+
+async def serve(settings: Settings) -> None:
+    client = await connect(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with running_worker(client, settings):
+        log.info(
+            "worker polling task queue %s at %s",
+            settings.task_queue,
+            settings.effective_temporal_address,
+        )
+        await stop.wait()
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    asyncio.run(serve(get_settings()))
+
+
+if __name__ == "__main__":
+    main()

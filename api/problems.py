@@ -1,0 +1,117 @@
+"""RFC 9457 problem details for every error the API returns; never a stack trace."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("agency.api")
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_BASE = "https://agent-agency.dev/problems/"
+
+
+class FieldProblem(BaseModel):
+    path: str
+    message: str
+
+
+class Problem(BaseModel):
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+    errors: list[FieldProblem] | None = None
+
+
+class ProblemError(Exception):
+    def __init__(
+        self,
+        status: int,
+        kind: str,
+        title: str,
+        detail: str | None = None,
+        errors: list[FieldProblem] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail or title)
+        self.problem = Problem(
+            type=TYPE_BASE + kind, title=title, status=status, detail=detail, errors=errors
+        )
+        self.headers = headers
+
+
+def not_found(what: str) -> ProblemError:
+    return ProblemError(404, "not-found", "Not found", f"{what} not found")
+
+
+def conflict(detail: str) -> ProblemError:
+    return ProblemError(409, "conflict", "Intervention does not apply", detail)
+
+
+def unavailable(detail: str) -> ProblemError:
+    return ProblemError(503, "unavailable", "A dependency is unavailable", detail)
+
+
+def invalid(errors: list[FieldProblem], detail: str | None = None) -> ProblemError:
+    summary = detail or f"{len(errors)} problem(s) in the request"
+    return ProblemError(422, "invalid-request", "Invalid request", summary, errors)
+
+
+def problem_response(problem: Problem, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(
+        problem.model_dump(exclude_none=True),
+        status_code=problem.status,
+        media_type=PROBLEM_JSON,
+        headers=headers,
+    )
+
+
+def _loc_to_path(loc: tuple[Any, ...]) -> str:
+    parts = [p for p in loc if p not in ("body", "query", "path", "header")]
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or str(loc[0] if loc else "")
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ProblemError)
+    async def _problem(_: Request, exc: ProblemError) -> JSONResponse:
+        return problem_response(exc.problem, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            FieldProblem(path=_loc_to_path(tuple(e.get("loc", ()))), message=str(e.get("msg")))
+            for e in exc.errors()
+        ]
+        return problem_response(invalid(errors).problem)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        kind = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
+        problem = Problem(
+            type=TYPE_BASE + kind,
+            title=str(exc.detail) if exc.status_code < 500 else "Server error",
+            status=exc.status_code,
+        )
+        return problem_response(problem, getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        # Logged for operators; the client gets no internals.
+        log.exception("unhandled error: %s", type(exc).__name__)
+        problem = Problem(
+            type=TYPE_BASE + "internal",
+            title="Internal error",
+            status=500,
+            detail="the server could not complete the request",
+        )
+        return problem_response(problem)

@@ -1,0 +1,51 @@
+"""GET /health: Temporal, the database and each executor, reported separately."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from agency.db import records
+from api.deps import StateDep
+from api.schemas import DependencyHealth, ExecutorHealthPublic, Health
+
+router = APIRouter(tags=["health"])
+
+
+async def _database(state: StateDep) -> DependencyHealth:
+    try:
+        async with state.sessions() as session:
+            await asyncio.wait_for(records.ping(session), timeout=3)
+    except Exception as err:
+        return DependencyHealth(ok=False, detail=f"{type(err).__name__}"[:300])
+    return DependencyHealth(ok=True, detail="reachable")
+
+
+async def _executor(state: StateDep, url: str) -> ExecutorHealthPublic:
+    try:
+        response = await state.http.get(f"{url.rstrip('/')}/health", timeout=3)
+        data = response.json()
+        ok = response.status_code == 200
+        return ExecutorHealthPublic(
+            url=url, ok=ok, sandbox=data.get("sandbox"), detail=f"{data.get('active_runs')} active"
+        )
+    except Exception as err:
+        return ExecutorHealthPublic(url=url, ok=False, detail=type(err).__name__)
+
+
+@router.get("/health", response_model=Health, responses={503: {"model": Health}})
+async def health(state: StateDep) -> JSONResponse:
+    temporal_ok, temporal_detail = await state.temporal.healthy()
+    database, *executors = await asyncio.gather(
+        _database(state), *(_executor(state, u) for u in state.settings.executor_urls)
+    )
+    ok = temporal_ok and database.ok and all(e.ok for e in executors)
+    body = Health(
+        status="ok" if ok else "degraded",
+        temporal=DependencyHealth(ok=temporal_ok, detail=temporal_detail),
+        database=database,
+        executors=executors,
+    )
+    return JSONResponse(body.model_dump(mode="json"), status_code=200 if ok else 503)

@@ -1,0 +1,115 @@
+"""Public request and response shapes of the task API (separate from table models)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from council.models import Decision, Judgment
+from workflows.models import ExecutionSummary, Round
+
+
+class TaskPublic(BaseModel):
+    id: str
+    caws_id: str
+    title: str
+    risk_tier: int
+    mode: str
+    execution_mode: str
+    phase: str
+    iteration: int
+    max_iterations: int
+    paused: bool
+    pending_action: str | None
+    verdicts: list[Judgment]
+    decision: Decision | None = None
+    applied_commit: str | None
+    error: str | None
+    changed_files: int
+    lines_added: int
+    lines_removed: int
+    created_at: datetime
+    updated_at: datetime
+    workflow_id: str
+    workflow_run_id: str | None
+    submitted_by: str
+    spec: dict[str, Any]
+    rounds: list[Round] = Field(default_factory=list)
+    execution: ExecutionSummary | None = None
+    live: bool = False
+
+
+class TaskList(BaseModel):
+    items: list[TaskPublic]
+    next_cursor: str | None
+
+
+class TaskEventPublic(BaseModel):
+    seq: int
+    at: datetime
+    kind: str
+    phase: str
+    actor: str
+    action: str
+    data: dict[str, Any]
+
+
+class EventList(BaseModel):
+    items: list[TaskEventPublic]
+
+
+class AuditPublic(BaseModel):
+    seq: int
+    at: datetime
+    actor: str
+    action: str
+    phase: str
+    verdict: str | None
+    approval_status: str | None
+    detail: dict[str, Any]
+
+
+class AuditList(BaseModel):
+    items: list[AuditPublic]
+
+
+class ReasonBody(BaseModel):
+    reason: str = Field(default="", max_length=4000)
+
+
+class OverrideBody(BaseModel):
+    verdict: Literal["approve", "reject"]
+    reason: str = Field(min_length=1, max_length=4000)
+
+
+class GuidanceBody(BaseModel):
+    text: str = Field(min_length=1, max_length=20_000)
+
+
+class ParametersBody(BaseModel):
+    max_iterations: int | None = Field(default=None, ge=1, le=20)
+    risk_tier: int | None = Field(default=None, ge=1, le=3)
+
+
+class Accepted(BaseModel):
+    accepted: bool
+    detail: str
+
+
+class DependencyHealth(BaseModel):
+    ok: bool
+    detail: str = ""
+
+
+class ExecutorHealthPublic(DependencyHealth):
+    url: str
+    sandbox: str | None = None
+
+
+class Health(BaseModel):
+    status: Literal["ok", "degraded"]
+    temporal: DependencyHealth
+    database: DependencyHealth
+    executors: list[ExecutorHealthPublic]

@@ -1,0 +1,79 @@
+"""Building TaskPublic from the projection row and, while the task runs, its live state."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from temporalio.client import Client
+
+from agency.db.models import Task
+from api.schemas import TaskPublic
+from council.models import Judgment
+from workflows.models import TERMINAL_PHASES, TaskState
+
+log = logging.getLogger("agency.api")
+
+QUERY_TIMEOUT_S = 2.0
+
+
+def task_public(row: Task, live: TaskState | None = None) -> TaskPublic:
+    public = TaskPublic(
+        id=row.id,
+        caws_id=row.caws_id,
+        title=row.title,
+        risk_tier=row.risk_tier,
+        mode=row.mode,
+        execution_mode=row.execution_mode,
+        phase=row.phase,
+        iteration=row.iteration,
+        max_iterations=row.max_iterations,
+        paused=row.paused,
+        pending_action=row.pending_action,
+        verdicts=[Judgment.model_validate(v) for v in row.verdicts or []],
+        applied_commit=row.applied_commit,
+        error=row.error,
+        changed_files=row.changed_files,
+        lines_added=row.lines_added,
+        lines_removed=row.lines_removed,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        workflow_id=row.workflow_id,
+        workflow_run_id=row.workflow_run_id,
+        submitted_by=row.submitted_by,
+        spec=row.spec,
+    )
+    if live is None:
+        return public
+    # The live query is ahead of the projection (records are written after the fact).
+    return public.model_copy(
+        update={
+            "phase": live.phase,
+            "iteration": live.iteration,
+            "max_iterations": live.max_iterations,
+            "risk_tier": live.risk_tier,
+            "paused": live.paused,
+            "pending_action": live.pending_action,
+            "verdicts": live.verdicts or public.verdicts,
+            "decision": live.decision,
+            "rounds": live.rounds,
+            "execution": live.execution,
+            "applied_commit": live.applied_commit or public.applied_commit,
+            "error": live.last_error or public.error,
+            "live": True,
+        }
+    )
+
+
+async def live_state(client: Client | None, row: Task) -> TaskState | None:
+    """The workflow's `state` query, or None when finished or Temporal is unreachable."""
+    if client is None or row.phase in TERMINAL_PHASES:
+        return None
+    try:
+        handle = client.get_workflow_handle(row.workflow_id)
+        return await asyncio.wait_for(
+            handle.query("state", result_type=TaskState), timeout=QUERY_TIMEOUT_S
+        )
+    except Exception as err:  # the projection is still a valid answer without the query
+        log.info("live query of %s failed: %s", row.workflow_id, type(err).__name__)
+        return None

@@ -1,0 +1,55 @@
+"""What every judge sees: the spec, the policy, the known waivers, the evidence, and `now`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from council.models import Evidence, Stage
+from council.policy import Budget, Policy
+from council.spec import TaskSpec
+from council.waivers import Waiver, effective_budget, waiver_problems
+
+
+class JudgeContext(BaseModel):
+    spec: TaskSpec
+    policy: Policy
+    # Waivers known to the caller (e.g. the repository's .caws/waivers/), keyed by id.
+    # Only those the spec names in waiver_ids apply.
+    waivers: dict[str, Waiver] = Field(default_factory=dict)
+    evidence: Evidence
+    # Passed in by the caller (workflow.now() in a workflow): judges have no clock.
+    now: datetime
+
+    @property
+    def stage(self) -> Stage:
+        return self.evidence.stage
+
+    def waiver_problems(self, waiver: Waiver) -> list[str]:
+        return waiver_problems(
+            waiver,
+            now=self.now,
+            policy=self.policy,
+            spec_id=self.spec.id,
+            risk_tier=self.spec.risk_tier,
+        )
+
+    def named_waivers(self) -> list[Waiver]:
+        """The known waivers the spec names, in the spec's order."""
+        return [self.waivers[w] for w in self.spec.waiver_ids if w in self.waivers]
+
+    def usable_waivers(self) -> list[Waiver]:
+        return [w for w in self.named_waivers() if not self.waiver_problems(w)]
+
+    def base_budget(self) -> Budget:
+        return self.policy.budget(self.spec.risk_tier)
+
+    def effective_budget(self) -> Budget:
+        return effective_budget(
+            self.policy,
+            self.spec.risk_tier,
+            self.named_waivers(),
+            now=self.now,
+            spec_id=self.spec.id,
+        )

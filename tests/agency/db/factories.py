@@ -1,0 +1,63 @@
+"""Small builders for task rows and records used by the database tests."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agency.db import Task, insert_task
+from workflows.models import ProjectionPatch, RecordInput
+
+
+async def add_task(
+    session: AsyncSession,
+    *,
+    tenant: str = "default",
+    title: str = "Add retry with backoff",
+    caws_id: str = "FEAT-0042",
+    risk_tier: int = 2,
+    mode: str = "feature",
+    execution_mode: str = "auto",
+    created_at: datetime | None = None,
+    task_id: str | None = None,
+) -> Task:
+    task_id = task_id or str(uuid.uuid4())
+    return await insert_task(
+        session,
+        task_id=task_id,
+        caws_id=caws_id,
+        title=title,
+        risk_tier=risk_tier,
+        mode=mode,
+        execution_mode=execution_mode,
+        max_iterations=3,
+        workflow_id=f"task-{task_id}",
+        spec={"id": caws_id, "title": title, "scope": {"in": ["src/"], "out": []}},
+        submitted_by="alice",
+        tenant=tenant,
+        created_at=created_at,
+    )
+
+
+def record(
+    task_id: str,
+    seq: int,
+    *,
+    phase: str = "executing",
+    projection: ProjectionPatch | None = None,
+    **kwargs: Any,
+) -> RecordInput:
+    return RecordInput(
+        task_id=task_id,
+        seq=seq,
+        at=kwargs.pop("at", datetime.now(UTC)),
+        kind=kwargs.pop("kind", "phase"),
+        phase=phase,
+        actor=kwargs.pop("actor", "workflow"),
+        action=kwargs.pop("action", f"enter {phase}"),
+        projection=projection or ProjectionPatch(phase=phase),
+        **kwargs,
+    )

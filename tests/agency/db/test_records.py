@@ -1,0 +1,237 @@
+"""Repository behaviour on SQLite and PostgreSQL (every test runs on both via `sessions`)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from agency.db import (
+    AuditEntry,
+    TaskEvent,
+    UnknownTaskError,
+    VerdictRecord,
+    apply_record,
+    get_task,
+    list_audit,
+    list_events,
+    list_executors,
+    list_verdicts,
+    ping,
+    upsert_executor,
+)
+from council.models import Judgment, Violation
+from tests.agency.db.factories import add_task, record
+from workflows.models import ProjectionPatch
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+async def count(session: AsyncSession, model: type, task_id: str) -> int:
+    stmt = select(func.count()).select_from(model).where(model.task_id == task_id)
+    return int(await session.scalar(stmt) or 0)
+
+
+def judgments() -> list[Judgment]:
+    return [
+        Judgment(judge="constitutional", verdict="pass", confidence=0.9, rationale="in scope"),
+        Judgment(
+            judge="technical",
+            verdict="fail",
+            confidence=0.7,
+            violations=[Violation(rule="gates", severity="high", detail="tests failed")],
+            rationale="a gate failed",
+            assessment="the model agrees",
+        ),
+    ]
+
+
+async def test_insert_and_get_task_respects_tenant(sessions: Sessions) -> None:
+    async with sessions() as session:
+        task = await add_task(session, tenant="acme")
+        assert task.phase == "queued"
+        assert task.created_at.tzinfo is not None
+        assert task.created_at.utcoffset() == timedelta(0)
+    async with sessions() as session:
+        assert (await get_task(session, task.id)) is not None
+        assert (await get_task(session, task.id, tenant="acme")) is not None
+        assert await get_task(session, task.id, tenant="other") is None
+        assert await get_task(session, "no-such-task") is None
+
+
+async def test_duplicate_task_id_is_refused(sessions: Sessions) -> None:
+    async with sessions() as session:
+        task_id = (await add_task(session, title="first")).id
+        with pytest.raises(IntegrityError):
+            await add_task(session, task_id=task_id, title="second")
+        # The session is usable after the refused insert, and the first row is intact.
+        kept = await get_task(session, task_id)
+        assert kept is not None and kept.title == "first"
+
+
+async def test_apply_record_writes_event_audit_and_verdicts_once(sessions: Sessions) -> None:
+    async with sessions() as session:
+        task = await add_task(session)
+    rec = record(
+        task.id,
+        1,
+        phase="plan_review",
+        kind="judgment",
+        verdict="approve",
+        detail={"reason": "all judges passed"},
+        judgments=judgments(),
+        stage="plan",
+        iteration=0,
+        projection=ProjectionPatch(phase="plan_review", verdicts=judgments()),
+    )
+    async with sessions() as session:
+        assert await apply_record(session, rec) is True
+    # An activity retry of the same record, on a new session as a retry would have.
+    async with sessions() as session:
+        assert await apply_record(session, rec) is False
+    async with sessions() as session:
+        assert await count(session, TaskEvent, task.id) == 1
+        assert await count(session, AuditEntry, task.id) == 1
+        assert await count(session, VerdictRecord, task.id) == len(rec.judgments)
+        (event,) = await list_events(session, task.id)
+        assert (event.seq, event.kind, event.phase) == (1, "judgment", "plan_review")
+        assert event.data["reason"] == "all judges passed"
+        assert event.data["verdict"] == "approve"
+        assert event.data["projection"]["phase"] == "plan_review"
+        (entry,) = await list_audit(session, task.id)
+        assert (entry.actor, entry.verdict, entry.detail) == ("workflow", "approve", rec.detail)
+        assert entry.at == rec.at
+        stored = await list_verdicts(session, task.id)
+        assert [v.judge for v in stored] == [j.judge for j in rec.judgments]
+        assert stored[1].violations == [rec.judgments[1].violations[0].model_dump()]
+        assert stored[1].assessment == "the model agrees"
+        assert {v.stage for v in stored} == {"plan"}
+
+
+async def test_projection_patch_changes_only_given_fields(sessions: Sessions) -> None:
+    async with sessions() as session:
+        task = await add_task(session)
+    patch = ProjectionPatch(
+        phase="awaiting_approval",
+        iteration=2,
+        paused=True,
+        pending_action="approve",
+        verdicts=judgments(),
+        workflow_run_id="run-1",
+        risk_tier=1,
+        max_iterations=5,
+        changed_files=4,
+        lines_added=30,
+        lines_removed=7,
+    )
+    async with sessions() as session:
+        assert await apply_record(session, record(task.id, 1, projection=patch))
+        after = await get_task(session, task.id)
+    assert after is not None
+    for field in patch.model_fields_set - {"verdicts"}:
+        assert getattr(after, field) == getattr(patch, field), field
+    assert after.verdicts == [j.model_dump(mode="json") for j in judgments()]
+    assert after.last_seq == 1
+    # Unset fields keep their values; clear_pending_action empties the pending action.
+    at = datetime.now(UTC) + timedelta(seconds=5)
+    clear = ProjectionPatch(phase="applying", paused=False, clear_pending_action=True)
+    async with sessions() as session:
+        assert await apply_record(session, record(task.id, 2, projection=clear, at=at))
+        final = await get_task(session, task.id)
+    assert final is not None
+    assert (final.phase, final.paused, final.pending_action) == ("applying", False, None)
+    assert (final.iteration, final.risk_tier, final.lines_added) == (2, 1, 30)
+    assert final.verdicts == after.verdicts
+    assert final.updated_at == at
+    assert final.last_seq == 2
+
+
+async def test_clear_and_set_pending_action_in_one_patch_sets_it(sessions: Sessions) -> None:
+    async with sessions() as session:
+        task = await add_task(session)
+        first = ProjectionPatch(pending_action="approve")
+        assert await apply_record(session, record(task.id, 1, projection=first))
+        both = ProjectionPatch(pending_action="resume", clear_pending_action=True)
+        assert await apply_record(session, record(task.id, 2, projection=both))
+        got = await get_task(session, task.id)
+    assert got is not None and got.pending_action == "resume"
+
+
+async def test_reads_see_updates_to_rows_the_session_already_holds(sessions: Sessions) -> None:
+    async with sessions() as session:
+        task = await add_task(session)
+        assert await apply_record(session, record(task.id, 1, phase="gating"))
+        again = await get_task(session, task.id)
+    assert again is task  # the same identity, refreshed rather than stale
+    assert again.phase == "gating"
+
+
+async def test_out_of_order_record_does_not_lower_last_seq(sessions: Sessions) -> None:
+    async with sessions() as session:
+        task = await add_task(session)
+        assert await apply_record(session, record(task.id, 3))
+        assert await apply_record(session, record(task.id, 2))
+        got = await get_task(session, task.id)
+        assert got is not None and got.last_seq == 3
+        assert [e.seq for e in await list_events(session, task.id)] == [2, 3]
+
+
+async def test_record_for_unknown_task_raises_and_writes_nothing(sessions: Sessions) -> None:
+    async with sessions() as session:
+        with pytest.raises(UnknownTaskError):
+            await apply_record(session, record("missing-task", 1))
+        assert await count(session, AuditEntry, "missing-task") == 0
+
+
+async def test_concurrent_duplicates_store_one_row(sessions: Sessions) -> None:
+    async with sessions() as session:
+        task = await add_task(session)
+    rec = record(task.id, 1, judgments=judgments(), stage="result", iteration=1)
+
+    async def write() -> bool:
+        async with sessions() as session:
+            return await apply_record(session, rec)
+
+    results = await asyncio.gather(*(write() for _ in range(4)))
+    assert sorted(results) == [False, False, False, True]
+    async with sessions() as session:
+        assert await count(session, TaskEvent, task.id) == 1
+        assert await count(session, AuditEntry, task.id) == 1
+        assert await count(session, VerdictRecord, task.id) == len(rec.judgments)
+
+
+async def test_list_events_pages_after_seq(sessions: Sessions) -> None:
+    async with sessions() as session:
+        task = await add_task(session)
+        for seq in range(1, 8):
+            assert await apply_record(session, record(task.id, seq))
+        assert [e.seq for e in await list_events(session, task.id, after_seq=3)] == [4, 5, 6, 7]
+        assert [e.seq for e in await list_events(session, task.id, after_seq=3, limit=2)] == [4, 5]
+        assert await list_events(session, task.id, after_seq=7) == []
+        assert [a.seq for a in await list_audit(session, task.id)] == list(range(1, 8))
+        with pytest.raises(ValueError):
+            await list_events(session, task.id, limit=0)
+
+
+async def test_upsert_executor_inserts_then_updates(sessions: Sessions) -> None:
+    url = "http://127.0.0.1:8081"
+    async with sessions() as session:
+        first = await upsert_executor(session, url, "up", "bubblewrap", 0)
+        first_seen = first.last_seen
+        assert (first.status, first.sandbox, first.active_runs) == ("up", "bubblewrap", 0)
+    async with sessions() as session:
+        second = await upsert_executor(session, url, "degraded", "none", 3)
+        executors = await list_executors(session)
+    assert [e.url for e in executors] == [url]
+    assert (second.status, second.sandbox, second.active_runs) == ("degraded", "none", 3)
+    assert second.last_seen >= first_seen
+    assert second.last_seen.tzinfo is not None
+
+
+async def test_ping(sessions: Sessions) -> None:
+    async with sessions() as session:
+        await ping(session)

@@ -1,0 +1,262 @@
+"""The task workflow on a real Temporal dev server, with a real executor, git and SQLite."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowFailureError, WorkflowHandle
+from temporalio.exceptions import CancelledError
+from temporalio.testing import WorkflowEnvironment
+
+from tests.support.harness import harness, state_of
+from tests.support.repos import git
+from workflows.models import (
+    GuidanceInput,
+    Intervention,
+    InterventionAck,
+    OverrideInput,
+    TaskResult,
+)
+
+
+async def wait_for(predicate, within: float = 30.0, interval: float = 0.1) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if await predicate():
+            return
+        await asyncio.sleep(interval)
+    raise AssertionError("condition not reached in time")
+
+
+async def wait_phase(handle: WorkflowHandle, phase: str, within: float = 30.0) -> None:
+    async def reached() -> bool:
+        return (await state_of(handle)).phase == phase
+
+    await wait_for(reached, within)
+
+
+def lines(path: Path) -> int:
+    return len(path.read_text().splitlines()) if path.exists() else 0
+
+
+async def test_auto_task_is_judged_and_applied(
+    dev_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    async with harness(dev_env.client, tmp_path) as h:
+        before = git(h.repo, "rev-parse", "main")
+        handle = await h.start()
+        result = await handle.result(result_type=TaskResult)
+
+        assert result.phase == "completed", result.error
+        assert {j.judge: j.verdict for j in result.verdicts} == {
+            "constitutional": "pass",
+            "technical": "pass",
+            "quality": "pass",
+            "integration": "pass",
+        }
+        assert result.applied_commit == git(h.repo, "rev-parse", "main")
+        assert git(h.repo, "rev-parse", "main^") == before
+        message = git(h.repo, "log", "-1", "--format=%B", "main")
+        assert f"Agency-Task: {handle.id.removeprefix('task-')}" in message
+        # The work tree of the checked-out branch moved with it.
+        assert "def triple" in (h.repo / "src" / "calc.py").read_text()
+        audit = await h.audit(handle)
+        actions = [a.action for a in audit]  # type: ignore[attr-defined]
+        assert actions[0] == "submitted" and actions[-1] == "completed"
+        assert [a.seq for a in audit] == list(range(1, len(audit) + 1))  # type: ignore[attr-defined]
+
+
+async def test_pause_suspends_the_agent_and_resume_continues(
+    dev_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    progress = tmp_path / "progress.log"
+    async with harness(dev_env.client, tmp_path) as h:
+        handle = await h.start(
+            agent={
+                "argv": ["python3", "tools/agent.py"],
+                "timeout_s": 120,
+                "env": {
+                    "AGENT_SCENARIO": "slow",
+                    "AGENT_SECONDS": "4",
+                    "AGENT_PROGRESS": str(progress),
+                },
+            },
+        )
+        await wait_for(lambda: _async(lines(progress) >= 3))
+        ack = await handle.execute_update(
+            "pause", Intervention(actor="alice", reason="look first"), result_type=InterventionAck
+        )
+        assert ack.accepted
+        await asyncio.sleep(0.5)  # let SIGSTOP land
+        frozen = lines(progress)
+        await asyncio.sleep(1.5)
+        assert lines(progress) == frozen, "the agent kept running while paused"
+        state = await state_of(handle)
+        assert state.paused and state.phase == "executing"
+
+        await handle.execute_update(
+            "resume", Intervention(actor="alice"), result_type=InterventionAck
+        )
+        result = await handle.result(result_type=TaskResult)
+        assert result.phase == "completed", result.error
+        assert lines(progress) > frozen
+        audit = await h.audit(handle)
+        assert [(a.action, a.actor) for a in audit if a.action in ("pause", "resume")] == [  # type: ignore[attr-defined]
+            ("pause", "alice"),
+            ("resume", "alice"),
+        ]
+
+
+async def test_resume_when_not_paused_is_refused_with_the_reason(
+    dev_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    progress = tmp_path / "progress.log"
+    async with harness(dev_env.client, tmp_path) as h:
+        handle = await h.start(
+            agent={
+                "argv": ["python3", "tools/agent.py"],
+                "timeout_s": 120,
+                "env": {
+                    "AGENT_SCENARIO": "slow",
+                    "AGENT_SECONDS": "2",
+                    "AGENT_PROGRESS": str(progress),
+                },
+            },
+        )
+        from temporalio.client import WorkflowUpdateFailedError
+
+        with pytest.raises(WorkflowUpdateFailedError) as caught:
+            await handle.execute_update(
+                "resume", Intervention(actor="bob"), result_type=InterventionAck
+            )
+        assert "not paused" in str(caught.value.cause)
+        assert (await handle.result(result_type=TaskResult)).phase == "completed"
+
+
+async def test_cancel_kills_the_agent_and_audits_canceled(
+    dev_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    progress = tmp_path / "progress.log"
+    async with harness(dev_env.client, tmp_path) as h:
+        head = git(h.repo, "rev-parse", "main")
+        handle = await h.start(
+            agent={
+                "argv": ["python3", "tools/agent.py"],
+                "timeout_s": 120,
+                "env": {
+                    "AGENT_SCENARIO": "slow",
+                    "AGENT_SECONDS": "60",
+                    "AGENT_PROGRESS": str(progress),
+                },
+            },
+        )
+        await wait_for(lambda: _async(lines(progress) >= 3))
+        await handle.signal("cancel", Intervention(actor="carol", reason="wrong repo"))
+        await handle.cancel()
+        with pytest.raises(WorkflowFailureError) as caught:
+            await handle.result()
+        assert isinstance(caught.value.cause, CancelledError)
+        stopped = lines(progress)
+        await asyncio.sleep(1.0)
+        assert lines(progress) == stopped, "the agent survived the cancellation"
+        audit = await h.audit(handle)
+        last = audit[-1]
+        assert (last.action, last.actor, last.phase) == ("canceled", "carol", "canceled")  # type: ignore[attr-defined]
+        assert git(h.repo, "rev-parse", "main") == head
+
+
+async def test_override_replaces_a_council_veto(
+    dev_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    progress = tmp_path / "progress.log"
+    async with harness(dev_env.client, tmp_path) as h:
+        handle = await h.start(
+            agent={
+                "argv": ["python3", "tools/agent.py"],
+                "timeout_s": 120,
+                "env": {
+                    "AGENT_SCENARIO": "slow",
+                    "AGENT_SECONDS": "2",
+                    "AGENT_PROGRESS": str(progress),
+                    "AGENT_ALSO_DOCS": "1",
+                },
+            },
+        )
+        await wait_phase(handle, "executing")
+        await handle.execute_update(
+            "override",
+            OverrideInput(actor="dana", verdict="approve", reason="docs change agreed in review"),
+            result_type=InterventionAck,
+        )
+        result = await handle.result(result_type=TaskResult)
+        assert result.phase == "completed", result.error
+        constitutional = next(j for j in result.verdicts if j.judge == "constitutional")
+        assert constitutional.verdict == "fail"  # the rules still say what they saw
+        assert "docs/ops.md" in git(h.repo, "show", "--name-only", "--format=", "main")
+        audit = await h.audit(handle)
+        override = next(a for a in audit if a.action == "override")  # type: ignore[attr-defined]
+        assert override.actor == "dana" and override.detail["reason"]  # type: ignore[attr-defined]
+
+
+async def test_out_of_scope_change_is_vetoed_and_not_applied(
+    dev_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    async with harness(dev_env.client, tmp_path) as h:
+        head = git(h.repo, "rev-parse", "main")
+        handle = await h.start(
+            agent={
+                "argv": ["python3", "tools/agent.py"],
+                "timeout_s": 60,
+                "env": {"AGENT_SCENARIO": "out_of_scope"},
+            },
+        )
+        result = await handle.result(result_type=TaskResult)
+        assert result.phase == "rejected"
+        constitutional = next(j for j in result.verdicts if j.judge == "constitutional")
+        assert any(
+            v.severity == "critical" and "docs/ops.md" in v.detail
+            for v in constitutional.violations
+        )
+        assert git(h.repo, "rev-parse", "main") == head
+
+
+async def test_refine_loop_feeds_back_and_succeeds(
+    dev_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    async with harness(dev_env.client, tmp_path) as h:
+        handle = await h.start(
+            agent={
+                "argv": ["python3", "tools/agent.py"],
+                "timeout_s": 60,
+                "env": {"AGENT_SCENARIO": "refine"},
+            },
+            max_iterations=3,
+        )
+        await handle.signal("guidance", GuidanceInput(actor="erin", text="make the test pass"))
+        result = await handle.result(result_type=TaskResult)
+        assert result.phase == "completed", result.error
+        assert result.iterations == 2
+        state = await state_of(handle)
+        outcomes = [(r.stage, r.iteration, r.decision.outcome) for r in state.rounds]
+        assert outcomes == [
+            ("plan", 0, "approve"),
+            ("result", 1, "refine"),
+            ("result", 2, "approve"),
+        ]
+
+
+async def test_dry_run_applies_nothing(dev_env: WorkflowEnvironment, tmp_path: Path) -> None:
+    async with harness(dev_env.client, tmp_path) as h:
+        head = git(h.repo, "rev-parse", "main")
+        handle = await h.start(execution_mode="dry_run")
+        result = await handle.result(result_type=TaskResult)
+        assert result.phase == "completed" and result.applied_commit is None
+        assert git(h.repo, "rev-parse", "main") == head
+        assert git(h.repo, "worktree", "list").count("\n") == 0  # only the main work tree
+
+
+async def _async(value: bool) -> bool:
+    return value

@@ -1,0 +1,776 @@
+"""The task workflow: one governed agent task, from validation to a recorded outcome.
+
+Deterministic code only: every side effect is an activity (called by name so that this
+module imports nothing with I/O), time comes from `workflow.now()`, and the state that
+the `state` query returns is rebuilt identically on replay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
+
+with workflow.unsafe.imports_passed_through():
+    from council.models import Decision, Judgment
+    from workflows import activity_options as opts
+    from workflows.feedback import feedback_for_next_iteration
+    from workflows.models import (
+        DEFAULT_ACTOR,
+        TERMINAL_PHASES,
+        ApplyInput,
+        ChooseExecutorInput,
+        ControlInput,
+        DiscardInput,
+        ExecuteInput,
+        ExecutionSummary,
+        GatesInput,
+        GuidanceInput,
+        Intervention,
+        InterventionAck,
+        JudgeInput,
+        JudgeOutput,
+        OverrideInput,
+        ParametersInput,
+        Phase,
+        ProjectionPatch,
+        RecordInput,
+        Round,
+        TaskInput,
+        TaskResult,
+        TaskState,
+        ValidateInput,
+        ValidationOutcome,
+    )
+
+WORKFLOW_NAME = "AgencyTask"
+
+
+class _TaskEnded(Exception):
+    """Ends the task early with a terminal phase and a reason (not a Temporal failure)."""
+
+    def __init__(self, phase: Phase, error: str | None) -> None:
+        super().__init__(error or phase)
+        self.phase: Phase = phase
+        self.error = error
+
+
+@workflow.defn(name=WORKFLOW_NAME)
+class TaskWorkflow:
+    @workflow.init
+    def __init__(self, inp: TaskInput) -> None:
+        self._inp = inp
+        self._spec = inp.spec
+        self._phase: Phase = "queued"
+        self._iteration = 0
+        self._max_iterations = inp.spec.max_iterations
+        self._risk_tier = inp.spec.risk_tier
+        self._paused = False
+        self._pending_action: str | None = None
+        self._human_decision: Intervention | None = None
+        self._human_verdict: str | None = None
+        self._override: OverrideInput | None = None
+        self._guidance: list[str] = []
+        self._rounds: list[Round] = []
+        self._verdicts: list[Judgment] = []
+        self._decision: Decision | None = None
+        self._execution: ExecutionSummary | None = None
+        self._executor_url: str | None = None
+        self._active_run_id: str | None = None
+        self._executing = False
+        self._applied_commit: str | None = None
+        self._last_error: str | None = None
+        self._cancel_by: Intervention | None = None
+        self._seq = 0
+        self._validation: ValidationOutcome | None = None
+
+    # ------------------------------------------------------------------------ run
+    @workflow.run
+    async def run(self, inp: TaskInput) -> TaskResult:
+        try:
+            await self._govern()
+        except _TaskEnded as ended:
+            await self._finish(ended.phase, ended.error)
+        except asyncio.CancelledError:
+            await self._finish_canceled()
+            raise
+        return self._result()
+
+    async def _govern(self) -> None:
+        await self._enter("validating", actor=self._inp.submitted_by, action="submitted")
+        self._validation = await workflow.execute_activity(
+            "validate_task",
+            ValidateInput(task_id=self._inp.task_id, spec=self._spec),
+            result_type=ValidationOutcome,
+            start_to_close_timeout=opts.QUICK_TIMEOUT,
+            retry_policy=opts.QUICK_RETRY,
+        )
+        if self._validation.problems:
+            raise _TaskEnded("failed", "invalid task: " + "; ".join(self._validation.problems))
+
+        await self._plan_review()
+        approved = await self._execute_until_decided()
+        if self._spec.execution_mode == "strict":
+            await self._await_human_approval()
+        elif not approved:
+            # auto/dry_run: an escalation without strict mode still needs a human.
+            await self._await_human_approval()
+        await self._apply()
+        await self._enter("recording", action="recording")
+        await self._finish("completed", None)
+
+    # --------------------------------------------------------------------- phases
+    async def _plan_review(self) -> None:
+        await self._safe_point()
+        await self._enter("plan_review", action="plan_review")
+        out = await self._judge("plan", execution=None, can_refine=False)
+        outcome = self._apply_override(out.decision).outcome
+        if outcome == "reject":
+            raise _TaskEnded("rejected", "council rejected the plan: " + _reasons(out.decision))
+        if outcome == "escalate":
+            await self._await_human_approval(reason="the council is uncertain about the plan")
+
+    async def _execute_until_decided(self) -> bool:
+        """Execute, gate and review until the council approves. Returns False when the
+        decision was escalated to a human (the caller waits for approval)."""
+        base_commit: str | None = None
+        while True:
+            self._iteration += 1
+            await self._safe_point()
+            summary = await self._execute(base_commit)
+            base_commit = base_commit or summary.base_commit
+            await self._safe_point()
+            summary = await self._run_gates(summary)
+            if self._spec.execution_mode == "strict" and any(not g.passed for g in summary.gates):
+                failed = ", ".join(g.name for g in summary.gates if not g.passed)
+                raise _TaskEnded("failed", f"strict mode: gate(s) failed: {failed}")
+            await self._safe_point()
+            await self._enter("result_review", action="result_review")
+            can_refine = self._iteration < self._max_iterations
+            out = await self._judge("result", execution=summary, can_refine=can_refine)
+            decision = self._apply_override(out.decision)
+            if decision.outcome == "approve":
+                return True
+            if decision.outcome == "reject":
+                raise _TaskEnded("rejected", "council rejected the result: " + _reasons(decision))
+            if decision.outcome == "escalate":
+                return False
+            # refine: discard this attempt and go again with the judges' feedback.
+            await self._discard(summary.run_id)
+            if self._iteration >= self._max_iterations:
+                raise _TaskEnded(
+                    "rejected",
+                    f"no approval after {self._iteration} iteration(s): " + _reasons(decision),
+                )
+
+    async def _execute(self, base_commit: str | None) -> ExecutionSummary:
+        if self._executor_url is None:
+            self._executor_url = await workflow.execute_activity(
+                "choose_executor",
+                ChooseExecutorInput(task_id=self._inp.task_id),
+                result_type=str,
+                start_to_close_timeout=opts.QUICK_TIMEOUT,
+                retry_policy=opts.EXECUTOR_RETRY,
+            )
+        info = workflow.info()
+        run_id = f"{info.run_id}-execute-{self._iteration}"
+        feedback = feedback_for_next_iteration(self._rounds, self._guidance)
+        self._guidance = []
+        self._active_run_id = run_id
+        await self._enter(
+            "executing",
+            action="execute",
+            detail={"run_id": run_id, "executor": self._executor_url},
+            projection=ProjectionPatch(iteration=self._iteration),
+        )
+        self._executing = True
+        try:
+            summary = await workflow.execute_activity(
+                "execute",
+                ExecuteInput(
+                    task_id=self._inp.task_id,
+                    iteration=self._iteration,
+                    run_id=run_id,
+                    executor_url=self._executor_url,
+                    spec=self._spec,
+                    base_commit=base_commit,
+                    feedback=feedback,
+                ),
+                activity_id=f"execute-{self._iteration}",
+                result_type=ExecutionSummary,
+                start_to_close_timeout=timedelta(seconds=self._spec.agent.timeout_s)
+                + opts.EXECUTION_MARGIN,
+                heartbeat_timeout=opts.EXECUTION_HEARTBEAT,
+                retry_policy=opts.EXECUTOR_RETRY,
+                cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+            )
+        except ActivityError as err:
+            _reraise_cancellation(err)
+            raise _TaskEnded("failed", f"execution failed: {_cause(err)}") from err
+        finally:
+            self._executing = False
+        self._execution = summary
+        await self._record(
+            "execution",
+            action="executed",
+            detail={
+                "run_id": run_id,
+                "state": summary.state,
+                "exit_code": summary.exit_code,
+                "timed_out": summary.timed_out,
+                "changed_files": [f.path for f in summary.changed_files],
+                "lines_added": summary.lines_added,
+                "lines_removed": summary.lines_removed,
+                "diff_sha256": summary.diff_sha256,
+            },
+            projection=ProjectionPatch(
+                changed_files=len(summary.changed_files),
+                lines_added=summary.lines_added,
+                lines_removed=summary.lines_removed,
+            ),
+        )
+        if summary.state != "finished":
+            raise _TaskEnded("failed", f"execution {summary.state}: {summary.error or 'no detail'}")
+        return summary
+
+    async def _run_gates(self, summary: ExecutionSummary) -> ExecutionSummary:
+        if not self._spec.gates:
+            return summary
+        await self._enter("gating", action="gates", detail={"run_id": summary.run_id})
+        total_timeout = sum(g.timeout_s for g in self._spec.gates)
+        try:
+            gated = await workflow.execute_activity(
+                "run_gates",
+                GatesInput(
+                    executor_url=summary.executor_url, run_id=summary.run_id, spec=self._spec
+                ),
+                activity_id=f"gates-{self._iteration}",
+                result_type=ExecutionSummary,
+                start_to_close_timeout=timedelta(seconds=total_timeout) + opts.EXECUTION_MARGIN,
+                heartbeat_timeout=opts.EXECUTION_HEARTBEAT,
+                retry_policy=opts.EXECUTOR_RETRY,
+                cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+            )
+        except ActivityError as err:
+            _reraise_cancellation(err)
+            raise _TaskEnded("failed", f"gates could not run: {_cause(err)}") from err
+        self._execution = gated
+        await self._record(
+            "gates",
+            action="gates_ran",
+            detail={"gates": [{"name": g.name, "passed": g.passed} for g in gated.gates]},
+        )
+        return gated
+
+    async def _await_human_approval(self, reason: str | None = None) -> None:
+        self._human_decision = None
+        self._human_verdict = None
+        self._pending_action = "approve"
+        await self._enter(
+            "awaiting_approval",
+            action="awaiting_approval",
+            approval_status="pending",
+            detail={"reason": reason or "strict mode requires a human approval"},
+            projection=ProjectionPatch(pending_action="approve"),
+        )
+        timeout = timedelta(seconds=self._inp.approval_timeout_s)
+        try:
+            await workflow.wait_condition(lambda: self._human_verdict is not None, timeout=timeout)
+        except TimeoutError:
+            self._pending_action = None
+            raise _TaskEnded(
+                "failed",
+                f"approval deadline passed: no decision within {self._inp.approval_timeout_s} s",
+            ) from None
+        self._pending_action = None
+        if self._human_verdict == "reject":
+            who = self._human_decision.actor if self._human_decision else DEFAULT_ACTOR
+            why = self._human_decision.reason if self._human_decision else ""
+            raise _TaskEnded("rejected", f"rejected by {who}" + (f": {why}" if why else ""))
+
+    async def _apply(self) -> None:
+        if self._spec.execution_mode == "dry_run" or self._execution is None:
+            return
+        await self._safe_point()
+        await self._enter("applying", action="apply")
+        execution = self._execution
+        message = (
+            f"{self._spec.title}\n\n"
+            f"Applied by Agent Agency for {self._spec.id} (mode {self._spec.mode}, "
+            f"risk tier {self._risk_tier}).\n\n"
+            f"Agency-Task: {self._inp.task_id}\n"
+            f"Agency-Spec: {self._spec.id}\n"
+        )
+        try:
+            commit = await workflow.execute_activity(
+                "apply_change",
+                ApplyInput(
+                    executor_url=execution.executor_url,
+                    run_id=execution.run_id,
+                    task_id=self._inp.task_id,
+                    target_branch=self._spec.target_branch,
+                    message=message,
+                ),
+                result_type=str,
+                start_to_close_timeout=timedelta(minutes=2),
+                retry_policy=opts.EXECUTOR_RETRY,
+            )
+        except ActivityError as err:
+            _reraise_cancellation(err)
+            raise _TaskEnded("failed", f"apply failed: {_cause(err)}") from err
+        self._applied_commit = commit
+        await self._record(
+            "applied",
+            action="applied",
+            detail={"commit": commit},
+            projection=ProjectionPatch(applied_commit=commit),
+        )
+
+    # ---------------------------------------------------------------- judging
+    async def _judge(
+        self, stage: str, execution: ExecutionSummary | None, can_refine: bool
+    ) -> JudgeOutput:
+        assert self._validation is not None
+        out = await workflow.execute_activity(
+            "judge",
+            JudgeInput(
+                task_id=self._inp.task_id,
+                stage=stage,  # type: ignore[arg-type]
+                iteration=self._iteration,
+                spec=self._spec.model_copy(update={"risk_tier": self._risk_tier}),
+                policy=self._validation.policy,
+                waivers=self._validation.waivers,
+                execution=execution,
+                now=workflow.now(),
+                can_refine=can_refine,
+            ),
+            result_type=JudgeOutput,
+            start_to_close_timeout=timedelta(minutes=2),
+            retry_policy=opts.QUICK_RETRY,
+        )
+        self._verdicts = out.judgments
+        self._decision = out.decision
+        self._rounds.append(
+            Round(
+                stage=stage,  # type: ignore[arg-type]
+                iteration=self._iteration,
+                judgments=out.judgments,
+                decision=out.decision,
+            )
+        )
+        await self._record(
+            "judgment",
+            action=f"{stage}_review",
+            actor="council",
+            verdict=out.decision.outcome,
+            detail={"score": out.decision.score, "reasons": out.decision.reasons},
+            projection=ProjectionPatch(verdicts=out.judgments),
+            judgments=out.judgments,
+            stage=stage,
+        )
+        return out
+
+    def _apply_override(self, decision: Decision) -> Decision:
+        """A human override replaces the council's verdict once, at the next decision."""
+        if self._override is None:
+            return decision
+        override, self._override = self._override, None
+        outcome = "approve" if override.verdict == "approve" else "reject"
+        replaced = decision.model_copy(
+            update={
+                "outcome": outcome,
+                "reasons": [
+                    f"overridden by {override.actor} to {override.verdict}: {override.reason}",
+                    *decision.reasons,
+                ],
+            }
+        )
+        self._decision = replaced
+        return replaced
+
+    # ------------------------------------------------------------ safe points
+    async def _safe_point(self) -> None:
+        """Where a pause takes effect between steps."""
+        if self._paused:
+            await workflow.wait_condition(lambda: not self._paused)
+
+    async def _discard(self, run_id: str) -> None:
+        if self._executor_url is None:
+            return
+        await workflow.execute_activity(
+            "discard_workspace",
+            DiscardInput(executor_url=self._executor_url, run_id=run_id),
+            start_to_close_timeout=opts.QUICK_TIMEOUT,
+            retry_policy=RetryPolicy(maximum_attempts=3),
+        )
+
+    # ------------------------------------------------------------- ending
+    async def _finish(self, phase: Phase, error: str | None) -> None:
+        if self._phase in TERMINAL_PHASES:
+            return
+        self._last_error = error
+        self._pending_action = None
+        if self._execution is not None:
+            await self._discard_quietly(self._execution.run_id)
+        await self._enter(
+            phase,
+            action=phase,
+            verdict=self._decision.outcome if self._decision else None,
+            detail={"error": error} if error else {},
+            projection=ProjectionPatch(error=error, clear_pending_action=True),
+        )
+
+    async def _finish_canceled(self) -> None:
+        """Clean up after a Temporal cancellation. Each step is retried if the
+        cancellation interrupts it, so the audit always ends with CANCELED."""
+        actor = self._cancel_by.actor if self._cancel_by else DEFAULT_ACTOR
+        reason = self._cancel_by.reason if self._cancel_by else ""
+        self._pending_action = None
+        self._last_error = f"canceled by {actor}" + (f": {reason}" if reason else "")
+        if self._execution is not None or self._active_run_id is not None:
+            run_id = self._execution.run_id if self._execution else self._active_run_id
+            if run_id is not None:
+                await self._discard_quietly(run_id)
+        for _ in range(3):
+            try:
+                await self._enter(
+                    "canceled",
+                    actor=actor,
+                    action="canceled",
+                    detail={"reason": reason},
+                    projection=ProjectionPatch(error=self._last_error, clear_pending_action=True),
+                )
+                return
+            except asyncio.CancelledError:
+                continue
+
+    async def _discard_quietly(self, run_id: str) -> None:
+        try:
+            await self._discard(run_id)
+        except (ActivityError, asyncio.CancelledError):
+            # The worktree is the executor's to reap; the task outcome must not depend on it.
+            workflow.logger.warning("could not discard workspace %s", run_id)
+
+    def _result(self) -> TaskResult:
+        return TaskResult(
+            task_id=self._inp.task_id,
+            phase=self._phase,
+            applied_commit=self._applied_commit,
+            error=self._last_error,
+            iterations=self._iteration,
+            verdicts=self._verdicts,
+        )
+
+    # ----------------------------------------------------------- recording
+    async def _enter(
+        self,
+        phase: Phase,
+        *,
+        action: str,
+        actor: str = "system",
+        verdict: str | None = None,
+        approval_status: str | None = None,
+        detail: dict[str, Any] | None = None,
+        projection: ProjectionPatch | None = None,
+    ) -> None:
+        self._phase = phase
+        patch = (projection or ProjectionPatch()).model_copy(
+            update={"phase": phase, "workflow_run_id": workflow.info().run_id}
+        )
+        await self._record(
+            "phase",
+            action=action,
+            actor=actor,
+            verdict=verdict,
+            approval_status=approval_status,
+            detail=detail,
+            projection=patch,
+        )
+
+    async def _record(
+        self,
+        kind: str,
+        *,
+        action: str,
+        actor: str = "system",
+        verdict: str | None = None,
+        approval_status: str | None = None,
+        detail: dict[str, Any] | None = None,
+        projection: ProjectionPatch | None = None,
+        judgments: list[Judgment] | None = None,
+        stage: str | None = None,
+    ) -> None:
+        # The sequence number is taken before the first await, so concurrent records
+        # (a signal handler and the main flow) never share one.
+        self._seq += 1
+        await workflow.execute_activity(
+            "record",
+            RecordInput(
+                task_id=self._inp.task_id,
+                seq=self._seq,
+                at=workflow.now(),
+                kind=kind,
+                phase=self._phase,
+                actor=actor,
+                action=action,
+                verdict=verdict,
+                approval_status=approval_status,
+                detail=detail or {},
+                projection=projection or ProjectionPatch(),
+                judgments=judgments or [],
+                stage=stage,  # type: ignore[arg-type]
+                iteration=self._iteration,
+            ),
+            start_to_close_timeout=opts.QUICK_TIMEOUT,
+            retry_policy=opts.QUICK_RETRY,
+        )
+
+    # ------------------------------------------------------------- interventions
+    # Each intervention is a signal (works from `temporal workflow signal --name NAME`,
+    # where a missing payload means actor "temporal-cli") and an update of the same name
+    # whose validator refuses what does not apply, so API callers get an answer.
+
+    def _refusal(self, name: str, inp: Intervention | None) -> str | None:
+        if self._phase in TERMINAL_PHASES:
+            return f"cannot {name}: the task is {self._phase}"
+        if name == "pause" and self._paused:
+            return "cannot pause: already paused"
+        if name == "resume" and not self._paused:
+            return "cannot resume: not paused"
+        if name in ("approve", "reject") and self._pending_action != "approve":
+            return f"cannot {name}: nothing awaits approval (phase {self._phase})"
+        if name == "cancel" and self._cancel_by is not None:
+            return "cannot cancel: cancellation already requested"
+        if name == "parameters" and isinstance(inp, ParametersInput):
+            if inp.risk_tier is not None and inp.risk_tier > self._risk_tier:
+                return (
+                    f"cannot lower the risk: tier {inp.risk_tier} is less critical than "
+                    f"{self._risk_tier} (1 is the most critical)"
+                )
+            if inp.max_iterations is not None and inp.max_iterations < self._iteration:
+                return (
+                    f"cannot set max_iterations to {inp.max_iterations}: "
+                    f"iteration {self._iteration} already ran"
+                )
+            if inp.max_iterations is None and inp.risk_tier is None:
+                return "nothing to change: give max_iterations or risk_tier"
+        return None
+
+    async def _intervene(self, name: str, inp: Intervention) -> InterventionAck:
+        refusal = self._refusal(name, inp)
+        if refusal is not None:
+            # A refused signal (updates are refused by their validator first) is audited.
+            await self._record(
+                "intervention",
+                action=f"{name}_refused",
+                actor=inp.actor,
+                detail={"reason": refusal},
+            )
+            return InterventionAck(accepted=False, detail=refusal)
+        detail: dict[str, Any] = {"reason": inp.reason} if inp.reason else {}
+        projection = ProjectionPatch()
+        approval_status: str | None = None
+        if name == "pause":
+            self._paused = True
+            projection.paused = True
+        elif name == "resume":
+            self._paused = False
+            projection.paused = False
+        elif name in ("approve", "reject"):
+            self._human_decision = inp
+            self._human_verdict = name
+            approval_status = "approved" if name == "approve" else "rejected"
+            projection.clear_pending_action = True
+        elif name == "override" and isinstance(inp, OverrideInput):
+            detail["verdict"] = inp.verdict
+            if self._pending_action == "approve":
+                # Awaiting a human: the override is that human's decision.
+                self._human_decision = inp
+                self._human_verdict = inp.verdict
+                approval_status = "approved" if inp.verdict == "approve" else "rejected"
+                projection.clear_pending_action = True
+            else:
+                self._override = inp
+        elif name == "guidance" and isinstance(inp, GuidanceInput):
+            self._guidance.append(inp.text)
+            detail["text"] = inp.text[:2000]
+        elif name == "parameters" and isinstance(inp, ParametersInput):
+            if inp.max_iterations is not None:
+                self._max_iterations = inp.max_iterations
+                projection.max_iterations = inp.max_iterations
+                detail["max_iterations"] = inp.max_iterations
+            if inp.risk_tier is not None:
+                self._risk_tier = inp.risk_tier
+                projection.risk_tier = inp.risk_tier
+                detail["risk_tier"] = inp.risk_tier
+        elif name == "cancel":
+            self._cancel_by = inp
+        await self._record(
+            "intervention",
+            action=name,
+            actor=inp.actor,
+            verdict=getattr(inp, "verdict", None),
+            approval_status=approval_status,
+            detail=detail,
+            projection=projection,
+        )
+        if name in ("pause", "resume") and self._executing and self._active_run_id:
+            await self._control_agent("suspend" if name == "pause" else "resume")
+        return InterventionAck(accepted=True, detail=f"{name} accepted")
+
+    async def _control_agent(self, action: str) -> None:
+        assert self._executor_url is not None and self._active_run_id is not None
+        try:
+            await workflow.execute_activity(
+                "control_run",
+                ControlInput(
+                    executor_url=self._executor_url,
+                    run_id=self._active_run_id,
+                    action=action,  # type: ignore[arg-type]
+                ),
+                start_to_close_timeout=opts.QUICK_TIMEOUT,
+                retry_policy=opts.CONTROL_RETRY,
+            )
+        except ActivityError as err:
+            # The run may have finished meanwhile; the flag still holds at the next safe point.
+            workflow.logger.info("could not %s run %s: %s", action, self._active_run_id, err)
+
+    def _validate(self, name: str, inp: Intervention | None) -> None:
+        refusal = self._refusal(name, inp or Intervention())
+        if refusal is not None:
+            raise ApplicationError(refusal, type="InterventionRefused", non_retryable=True)
+
+    @workflow.signal(name="pause")
+    async def pause_signal(self, inp: Intervention | None = None) -> None:
+        await self._intervene("pause", inp or Intervention())
+
+    @workflow.update(name="pause")
+    async def pause_update(self, inp: Intervention | None = None) -> InterventionAck:
+        return await self._intervene("pause", inp or Intervention())
+
+    @pause_update.validator
+    def _validate_pause(self, inp: Intervention | None = None) -> None:
+        self._validate("pause", inp)
+
+    @workflow.signal(name="resume")
+    async def resume_signal(self, inp: Intervention | None = None) -> None:
+        await self._intervene("resume", inp or Intervention())
+
+    @workflow.update(name="resume")
+    async def resume_update(self, inp: Intervention | None = None) -> InterventionAck:
+        return await self._intervene("resume", inp or Intervention())
+
+    @resume_update.validator
+    def _validate_resume(self, inp: Intervention | None = None) -> None:
+        self._validate("resume", inp)
+
+    @workflow.signal(name="approve")
+    async def approve_signal(self, inp: Intervention | None = None) -> None:
+        await self._intervene("approve", inp or Intervention())
+
+    @workflow.update(name="approve")
+    async def approve_update(self, inp: Intervention | None = None) -> InterventionAck:
+        return await self._intervene("approve", inp or Intervention())
+
+    @approve_update.validator
+    def _validate_approve(self, inp: Intervention | None = None) -> None:
+        self._validate("approve", inp)
+
+    @workflow.signal(name="reject")
+    async def reject_signal(self, inp: Intervention | None = None) -> None:
+        await self._intervene("reject", inp or Intervention())
+
+    @workflow.update(name="reject")
+    async def reject_update(self, inp: Intervention | None = None) -> InterventionAck:
+        return await self._intervene("reject", inp or Intervention())
+
+    @reject_update.validator
+    def _validate_reject(self, inp: Intervention | None = None) -> None:
+        self._validate("reject", inp)
+
+    @workflow.signal(name="override")
+    async def override_signal(self, inp: OverrideInput) -> None:
+        await self._intervene("override", inp)
+
+    @workflow.update(name="override")
+    async def override_update(self, inp: OverrideInput) -> InterventionAck:
+        return await self._intervene("override", inp)
+
+    @override_update.validator
+    def _validate_override(self, inp: OverrideInput) -> None:
+        self._validate("override", inp)
+
+    @workflow.signal(name="guidance")
+    async def guidance_signal(self, inp: GuidanceInput) -> None:
+        await self._intervene("guidance", inp)
+
+    @workflow.update(name="guidance")
+    async def guidance_update(self, inp: GuidanceInput) -> InterventionAck:
+        return await self._intervene("guidance", inp)
+
+    @guidance_update.validator
+    def _validate_guidance(self, inp: GuidanceInput) -> None:
+        self._validate("guidance", inp)
+
+    @workflow.signal(name="parameters")
+    async def parameters_signal(self, inp: ParametersInput) -> None:
+        await self._intervene("parameters", inp)
+
+    @workflow.update(name="parameters")
+    async def parameters_update(self, inp: ParametersInput) -> InterventionAck:
+        return await self._intervene("parameters", inp)
+
+    @parameters_update.validator
+    def _validate_parameters(self, inp: ParametersInput) -> None:
+        self._validate("parameters", inp)
+
+    @workflow.signal(name="cancel")
+    async def cancel_signal(self, inp: Intervention | None = None) -> None:
+        """Names who cancels. The cancellation itself is Temporal's (`temporal workflow
+        cancel`, or the API, which sends this signal and then cancels)."""
+        await self._intervene("cancel", inp or Intervention())
+
+    # ----------------------------------------------------------------- query
+    @workflow.query(name="state")
+    def state(self) -> TaskState:
+        return TaskState(
+            task_id=self._inp.task_id,
+            caws_id=self._spec.id,
+            phase=self._phase,
+            execution_mode=self._spec.execution_mode,
+            risk_tier=self._risk_tier,
+            iteration=self._iteration,
+            max_iterations=self._max_iterations,
+            paused=self._paused,
+            pending_action=self._pending_action,
+            verdicts=self._verdicts,
+            decision=self._decision,
+            rounds=self._rounds,
+            execution=self._execution,
+            override=self._override,
+            applied_commit=self._applied_commit,
+            last_error=self._last_error,
+            guidance_pending=len(self._guidance),
+        )
+
+
+def _reraise_cancellation(err: ActivityError) -> None:
+    """An activity that ended because the workflow was canceled is a cancellation,
+    not a failure of the task."""
+    if is_cancelled_exception(err):
+        raise asyncio.CancelledError() from err
+
+
+def _reasons(decision: Decision) -> str:
+    return "; ".join(decision.reasons) or decision.outcome
+
+
+def _cause(err: BaseException) -> str:
+    """The innermost message of an activity failure, for humans."""
+    while err.__cause__ is not None:
+        err = err.__cause__
+    return str(err)

@@ -137,7 +137,9 @@ async def _follow(client: ExecutorClient, status: RunStatus) -> RunStatus:
     try:
         while status.state not in TERMINAL_STATES:
             activity.heartbeat(status.state)
-            status = await _call(client.get(status.run_id, wait_s=POLL_WAIT_S))
+            status = await _call(
+                client.get(status.run_id, wait_s=POLL_WAIT_S, since=status.state)
+            )
     except asyncio.CancelledError:
         # Temporal cancelled us (task canceled or timed out): kill the process group
         # before reporting, so nothing keeps running behind the workflow's back.

@@ -8,8 +8,6 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_TEMPORAL_ADDRESS = "127.0.0.1:7233"
-
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="AGENCY_", extra="ignore")
@@ -20,6 +18,8 @@ class Settings(BaseSettings):
     temporal_address: str | None = None
     temporal_namespace: str = "default"
     task_queue: str = "agency-tasks"
+    # Ports of the embedded dev server (used only when temporal_address is unset).
+    temporal_port: int = 7233
     temporal_ui_port: int = 8233
 
     # Database. Unset means the embedded SQLite file under the data dir.
@@ -48,7 +48,7 @@ class Settings(BaseSettings):
 
     @property
     def effective_temporal_address(self) -> str:
-        return self.temporal_address or DEFAULT_TEMPORAL_ADDRESS
+        return self.temporal_address or f"127.0.0.1:{self.temporal_port}"
 
     @property
     def effective_database_url(self) -> str:

@@ -189,23 +189,24 @@ class Stack:
     # ---------------------------------------------------------------- lifecycle
     def preflight(self) -> None:
         """Refuse early, with a clear message, when a port we would bind is taken."""
-        binds: list[tuple[str, str, int]] = []
+        s = self.settings
+        # (what, host, port, the setting that moves it)
+        binds: list[tuple[str, str, int, str]] = []
         if self.embedded_temporal:
             host, port = _split_address(self.temporal_address)
             binds += [
-                ("Temporal", host, port),
-                ("Temporal UI", host, self.settings.temporal_ui_port),
+                ("Temporal", host, port, "AGENCY_TEMPORAL_ADDRESS to use a running server"),
+                ("Temporal UI", host, s.temporal_ui_port, "AGENCY_TEMPORAL_UI_PORT"),
             ]
         binds += [
-            ("executor", self.settings.executor_host, self.settings.executor_port),
-            ("API", self.settings.api_host, self.settings.api_port),
+            ("executor", s.executor_host, s.executor_port, "AGENCY_EXECUTOR_PORT"),
+            ("API", s.api_host, s.api_port, "AGENCY_API_PORT"),
         ]
-        for what, host, port in binds:
+        for what, host, port, setting in binds:
             if port_answers(_client_host(host), port):
                 raise StackError(
                     f"port {port} ({what}) is already in use on {_client_host(host)}; "
-                    "is another `agency up` running? Stop it or change the AGENCY_*_PORT "
-                    "settings."
+                    f"is another `agency up` running? Stop it, or set {setting}."
                 )
 
     def start(self) -> None:

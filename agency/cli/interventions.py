@@ -27,10 +27,10 @@ class OverrideVerdict(StrEnum):
 def send(task_id: str, action: str, body: dict[str, Any]) -> None:
     with default_client() as client:
         ack = client.intervene(task_id, action, body) or {}
-    detail = str(ack.get("detail") or action)
+    detail = str(ack.get("detail") or "")
     if ack.get("accepted") is False:
-        raise CliError(f"{action} not accepted: {detail}", EXIT_BAD_INPUT)
-    typer.echo(f"{action}: {detail}")
+        raise CliError(f"{action} not accepted: {detail or 'no reason given'}", EXIT_BAD_INPUT)
+    typer.echo(detail or f"{action} accepted")
 
 
 def _simple(action: str, doc: str) -> Any:

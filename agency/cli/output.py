@@ -8,10 +8,16 @@ from typing import Any
 import typer
 from rich.console import Console
 
+# Pipes and log files get wide lines rather than tables folded to 80 columns.
+MIN_PIPE_WIDTH = 160
+
 
 def out() -> Console:
     # Built per call so that the current sys.stdout is used (CliRunner swaps it).
-    return Console(highlight=False, soft_wrap=False)
+    console = Console(highlight=False)
+    if not console.is_terminal and console.width < MIN_PIPE_WIDTH:
+        console = Console(highlight=False, width=MIN_PIPE_WIDTH)
+    return console
 
 
 def note(message: str) -> None:

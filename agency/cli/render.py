@@ -53,11 +53,11 @@ def task_table(tasks: list[dict[str, Any]]) -> Table:
     table = Table(show_lines=False, header_style="bold")
     table.add_column("id", no_wrap=True)
     table.add_column("spec", no_wrap=True)
-    table.add_column("title", overflow="ellipsis", max_width=40)
-    table.add_column("mode")
-    table.add_column("tier", justify="right")
+    table.add_column("title", overflow="ellipsis", no_wrap=True, ratio=1)
+    table.add_column("mode", no_wrap=True)
+    table.add_column("tier", justify="right", no_wrap=True)
     table.add_column("phase", no_wrap=True)
-    table.add_column("iter", justify="right")
+    table.add_column("iter", justify="right", no_wrap=True)
     table.add_column("judges", no_wrap=True)
     table.add_column("updated", no_wrap=True)
     for task in tasks:
@@ -139,12 +139,12 @@ def audit_table(entries: list[dict[str, Any]]) -> Table:
     table = Table(header_style="bold")
     table.add_column("#", justify="right")
     table.add_column("at", no_wrap=True)
-    table.add_column("actor")
-    table.add_column("action")
-    table.add_column("phase")
-    table.add_column("verdict")
-    table.add_column("approval")
-    table.add_column("detail", overflow="fold")
+    table.add_column("actor", no_wrap=True)
+    table.add_column("action", no_wrap=True)
+    table.add_column("phase", no_wrap=True)
+    table.add_column("verdict", no_wrap=True)
+    table.add_column("approval", no_wrap=True)
+    table.add_column("detail", overflow="fold", ratio=1)
     for entry in entries:
         table.add_row(
             plain(entry.get("seq")),
@@ -198,8 +198,11 @@ def _detail(value: Any) -> str:
     if not value:
         return ""
     if isinstance(value, dict):
-        return ", ".join(f"{key}={_brief(item)}" for key, item in value.items())
-    return _brief(value)
+        text = ", ".join(f"{key}={_brief(item, 60)}" for key, item in value.items())
+    else:
+        text = str(value)
+    # The full detail is in `agency audit --json`; a table row shows the gist.
+    return _brief(text, 200)
 
 
 def _brief(value: Any, limit: int = 80) -> str:

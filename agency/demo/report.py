@@ -20,7 +20,7 @@ def outcome_panel(outcome: Outcome) -> Panel:
     grid.add_row("expected", Text(outcome.scenario.expected))
     actual = Text(str(task.get("phase") or "-"))
     if task.get("error"):
-        actual.append(f" — {task['error']}", style="red")
+        actual.append(f" — {_brief(str(task['error']))}", style="red")
     grid.add_row("actual", actual)
     grid.add_row("judges", _judges(task))
     grid.add_row("applied", Text(str(task.get("applied_commit") or "nothing")))
@@ -31,7 +31,7 @@ def outcome_panel(outcome: Outcome) -> Panel:
     verdict = Text("PASS", style="bold green") if outcome.passed else Text("FAIL", "bold red")
     grid.add_row("result", verdict)
     title = f"{outcome.scenario.spec['id']} · {outcome.scenario.title}"
-    return Panel(grid, title=title, title_align="left", border_style=_border(outcome))
+    return Panel(grid, title=title, title_align="left", border_style=_border(outcome), expand=False)
 
 
 def demo_report(outcomes: list[Outcome]) -> RenderableType:
@@ -57,6 +57,11 @@ def _judges(task: dict[str, object]) -> Text:
                 style="dim",
             )
     return text or Text("none", style="dim")
+
+
+def _brief(text: str, limit: int = 160) -> str:
+    # The judges' section below gives the details; the error line only says why.
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _border(outcome: Outcome) -> str:

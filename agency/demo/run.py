@@ -26,6 +26,7 @@ def ci_requested(flag: bool) -> bool:
 def run_demo(settings: Settings, *, ci: bool, console: Console) -> int:
     """Returns the exit code: in CI mode 0 only when all three scenarios passed."""
     stack = Stack(settings, report=lambda line: console.print(f"[dim]stack:[/] {escape(line)}"))
+    all_passed: bool | None = None
     with stop_signals():
         try:
             stack.start()
@@ -39,22 +40,23 @@ def run_demo(settings: Settings, *, ci: bool, console: Console) -> int:
                     client=client,
                     repo=repo,
                     cli_env=cli_env(stack.api_url, stack.data_dir),
-                    log=lambda line: console.print(escape(line), highlight=False),
+                    log=lambda line: console.print(escape(line), highlight=False, soft_wrap=True),
+                    health_check=stack.check,
                 )
                 outcomes = runner.run(build_scenarios(repo, python=sys.executable))
             console.print(demo_report(outcomes))
             print_urls(stack, console)
             all_passed = all(outcome.passed for outcome in outcomes)
-            if ci:
-                return 0 if all_passed else 1
-            console.print("The stack stays up; press Ctrl-C to stop it.")
-            stack.wait()
-            return 0
+            if not ci:
+                console.print("The stack stays up; press Ctrl-C to stop it.")
+                stack.wait()
+            return 0 if all_passed else 1
         except StackError as error:
             console.print(f"[bold red]stack error:[/] {escape(str(error))}")
             return 1
         except KeyboardInterrupt:
-            return 0
+            # After the report, Ctrl-C is the expected way out; before it, an interruption.
+            return 130 if all_passed is None else 0 if all_passed else 1
         finally:
             stack.stop()
 

@@ -43,6 +43,8 @@ class DemoRunner:
     # Environment for the `agency` subprocess: which API to talk to, where the key is.
     cli_env: dict[str, str]
     log: Callable[[str], None]
+    # Raises when the stack under the API has lost a process (agency.stack.Stack.check).
+    health_check: Callable[[], None] = lambda: None
     task_timeout_s: float = TASK_TIMEOUT_S
 
     def run(self, scenarios: list[Scenario]) -> list[Outcome]:
@@ -81,6 +83,7 @@ class DemoRunner:
         deadline = time.monotonic() + self.task_timeout_s
         last_phase = None
         while True:
+            self.health_check()
             task = self.client.get_task(task_id)
             phase = task.get("phase")
             if phase != last_phase:

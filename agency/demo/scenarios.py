@@ -49,10 +49,11 @@ def build_scenarios(repo: Path, python: str) -> list[Scenario]:
                 repo,
                 python,
                 "DEMO-002",
-                "Add farewell() and edit the ops runbook",
+                "Add shout() and edit the ops runbook",
                 "auto",
                 "out_of_scope",
-                "farewell",
+                # Not farewell: that is on main by now, and the change would be docs only.
+                "shout",
                 max_iterations=1,
             ),
             check=_check_rejected_for_scope,

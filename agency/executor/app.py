@@ -26,6 +26,7 @@ from agency.executor.schemas import (
     ExecuteRequest,
     ExecutorHealth,
     GatesRequest,
+    RunState,
     RunStatus,
 )
 from agency.settings import Settings
@@ -117,10 +118,15 @@ def create_app(settings: Settings, *, bwrap_path: str | None = None) -> FastAPI:
 
     @app.get("/runs/{run_id}", responses=_PROBLEMS)
     async def get_run(
-        run_id: RunId, runs: Runs, wait: Annotated[float, Query(ge=0, le=MAX_WAIT_S)] = 0
+        run_id: RunId,
+        runs: Runs,
+        wait: Annotated[float, Query(ge=0, le=MAX_WAIT_S)] = 0,
+        since: Annotated[RunState | None, Query()] = None,
     ) -> RunStatus:
+        """The run's status; with `wait`, a long poll until the state differs from `since`
+        (default: the state when the request arrives) or the run is terminal."""
         if wait > 0:
-            return await runs.wait(run_id, wait)
+            return await runs.wait(run_id, wait, since)
         return runs.status(run_id)
 
     @app.post("/runs/{run_id}/gates", status_code=202, responses=_PROBLEMS)
@@ -167,9 +173,11 @@ def create_app(settings: Settings, *, bwrap_path: str | None = None) -> FastAPI:
     async def health(request: Request, runs: Runs) -> ExecutorHealth:
         sandbox: Sandbox = request.app.state.sandbox
         return ExecutorHealth(
-            status="ok", sandbox=sandbox.kind, active_runs=runs.active_runs(),
+            status="ok",
+            sandbox=sandbox.kind,
+            active_runs=runs.active_runs(),
             problem=sandbox.problem,
-        )  # fmt: skip
+        )
 
     return app
 

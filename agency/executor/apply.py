@@ -46,10 +46,18 @@ async def apply_change(plan: ApplyPlan, remember: Callable[[str], Awaitable[None
     env = _identity(plan)
     commit = (
         await git(
-            "-C", repo, "commit-tree", plan.info.tree or "", "-p", plan.info.base_commit,
-            "-F", "-", env=env, stdin=plan.request.message.encode(),
+            "-C",
+            repo,
+            "commit-tree",
+            plan.info.tree or "",
+            "-p",
+            plan.info.base_commit,
+            "-F",
+            "-",
+            env=env,
+            stdin=plan.request.message.encode(),
         )
-    ).text  # fmt: skip
+    ).text
     known = (commit, *plan.known)
     for _ in range(_ATTEMPTS):
         if plan.info.remote_url:
@@ -103,8 +111,9 @@ async def _fetch(repo: str) -> None:
 
 
 async def _tip(repo: str, branch: str) -> str | None:
-    out = await git("-C", repo, "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}",
-                    check=False)  # fmt: skip
+    out = await git(
+        "-C", repo, "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}", check=False
+    )
     return out.text if out.returncode == 0 else None
 
 
@@ -124,8 +133,9 @@ async def _cherry_pick(
         await git("-C", repo, "worktree", "add", "--detach", "--quiet", str(scratch), tip)
         out = await git("-C", str(scratch), "cherry-pick", commit, env=env, check=False)
         if out.returncode != 0:
-            conflicted = await git("-C", str(scratch), "diff", "--name-only",
-                                   "--diff-filter=U", check=False)  # fmt: skip
+            conflicted = await git(
+                "-C", str(scratch), "diff", "--name-only", "--diff-filter=U", check=False
+            )
             files = ", ".join(conflicted.text.splitlines()) or "none listed"
             await git("-C", str(scratch), "cherry-pick", "--abort", check=False)
             reason = out.stderr.strip() or out.text
@@ -151,8 +161,16 @@ async def _move(plan: ApplyPlan, target: str, new: str, tip: str | None) -> bool
     repo = plan.info.source
     if plan.info.remote_url:
         # Without --force a push only fast-forwards; a rejection means the remote moved.
-        out = await git("-C", repo, "push", "--quiet", "--", plan.info.remote_url,
-                        f"{new}:refs/heads/{target}", check=False)  # fmt: skip
+        out = await git(
+            "-C",
+            repo,
+            "push",
+            "--quiet",
+            "--",
+            plan.info.remote_url,
+            f"{new}:refs/heads/{target}",
+            check=False,
+        )
         if out.returncode != 0:
             if "rejected" in out.stderr or "fetch first" in out.stderr:
                 return False
@@ -174,8 +192,17 @@ async def _move(plan: ApplyPlan, target: str, new: str, tip: str | None) -> bool
         if await _tip(repo, target) != tip:
             return False
         raise ApplyConflict(f"cannot fast-forward {target!r} in {holder}: {out.stderr.strip()}")
-    out = await git("-C", repo, "update-ref", "-m", "agency: apply", f"refs/heads/{target}",
-                    new, tip or _ZERO, check=False)  # fmt: skip
+    out = await git(
+        "-C",
+        repo,
+        "update-ref",
+        "-m",
+        "agency: apply",
+        f"refs/heads/{target}",
+        new,
+        tip or _ZERO,
+        check=False,
+    )
     return out.returncode == 0
 
 

@@ -19,6 +19,7 @@ from agency.executor.schemas import (
     ExecuteRequest,
     ExecutorHealth,
     GatesRequest,
+    RunState,
     RunStatus,
 )
 from council.spec import GateSpec
@@ -65,12 +66,21 @@ class ExecutorClient:
         """Start the run (or get the existing run with that run_id: the call is idempotent)."""
         return await self._call(RunStatus, "POST", "/execute", json=req.model_dump(mode="json"))
 
-    async def get(self, run_id: str, wait_s: float = 0) -> RunStatus:
-        """The run's status; with wait_s > 0, waits up to that long (≤30) for a state change."""
-        params = {"wait": wait_s} if wait_s > 0 else None
+    async def get(self, run_id: str, wait_s: float = 0, since: RunState | None = None) -> RunStatus:
+        """The run's status; with wait_s > 0 (≤30), waits that long for its state to differ
+        from `since` (the state last seen; default: the state when the request arrives)."""
+        params: dict[str, str | float] = {}
+        if wait_s > 0:
+            params["wait"] = wait_s
+            if since is not None:
+                params["since"] = since
         # The server holds a long poll open for up to wait_s; the read timeout must allow it.
         return await self._call(
-            RunStatus, "GET", f"/runs/{run_id}", params=params, read_s=self._timeout + wait_s
+            RunStatus,
+            "GET",
+            f"/runs/{run_id}",
+            params=params or None,
+            read_s=self._timeout + wait_s,
         )
 
     async def run_gates(self, run_id: str, gates: list[GateSpec]) -> RunStatus:

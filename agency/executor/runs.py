@@ -92,12 +92,17 @@ class RunManager:
     def active_runs(self) -> int:
         return sum(1 for r in self._records.values() if r.status.state not in TERMINAL_STATES)
 
-    async def wait(self, run_id: str, wait_s: float) -> RunStatus:
-        """The status once its state differs from now, or after `wait_s` seconds."""
+    async def wait(self, run_id: str, wait_s: float, since: RunState | None = None) -> RunStatus:
+        """The status once its state differs from `since` (default: the state now), or after
+        `wait_s` seconds. A terminal run answers at once: there is nothing left to wait for.
+
+        Passing the state last seen closes the gap between two polls: a change that happened
+        in between is answered immediately instead of waiting for the next one.
+        """
         record = self._get(run_id)
-        initial = record.status.state
+        initial = since or record.status.state
         deadline = time.monotonic() + wait_s
-        while record.status.state == initial:
+        while record.status.state == initial and record.status.state not in TERMINAL_STATES:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
@@ -390,6 +395,12 @@ class RunManager:
             return
         if record.workspace is not None:
             await workspace.discard(record.workspace)
+        else:
+            # Canceled while the worktree was being made: remove whatever got that far (git
+            # forgets its metadata at the repository's next `worktree prune`).
+            await asyncio.to_thread(
+                workspace.remove_tree, self._layout.worktree(record.status.run_id)
+            )
         record.status.discarded = True
         self._save(record)
 

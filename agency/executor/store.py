@@ -6,6 +6,7 @@ lets a restarted executor say what happened to runs it was in the middle of.
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -16,6 +17,8 @@ from agency.executor.schemas import ApplyResult, ExecuteRequest, RunState, RunSt
 from agency.executor.workspace import WorkspaceInfo
 
 log = logging.getLogger(__name__)
+
+REDACTED = "<redacted>"
 
 
 class RunRecord(BaseModel):
@@ -38,7 +41,12 @@ class RunStore:
 
     def save(self, record: RunRecord) -> None:
         path = self._dir / f"{record.status.run_id}.json"
-        atomic_write(path, record.model_dump_json(indent=1).encode())
+        data = record.model_dump(mode="json")
+        # The agent's variables may be credentials; the record only needs their names
+        # (the agent never runs again from a stored record).
+        env = data["request"]["agent"]["env"]
+        data["request"]["agent"]["env"] = {name: REDACTED for name in env}
+        atomic_write(path, json.dumps(data, indent=1).encode())
 
     def load_all(self) -> list[RunRecord]:
         records: list[RunRecord] = []

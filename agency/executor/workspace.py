@@ -73,9 +73,15 @@ async def create(
         commit = base_commit
     else:
         out = await git(
-            "-C", repo_dir, "rev-parse", "--verify", "--quiet", "--end-of-options",
-            f"{base_ref}^{{commit}}", check=False,
-        )  # fmt: skip
+            "-C",
+            repo_dir,
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            "--end-of-options",
+            f"{base_ref}^{{commit}}",
+            check=False,
+        )
         if out.returncode != 0:
             raise WorkspaceError(f"base ref {base_ref!r} does not name a commit in {repo!r}")
         commit = out.text
@@ -103,8 +109,9 @@ async def create(
 async def _default_target(repo_dir: str, base_ref: str) -> str | None:
     """The branch base_ref names, else the branch the repository's HEAD is on, else None."""
     name = base_ref.removeprefix("refs/heads/")
-    out = await git("-C", repo_dir, "show-ref", "--verify", "--quiet", f"refs/heads/{name}",
-                    check=False)  # fmt: skip
+    out = await git(
+        "-C", repo_dir, "show-ref", "--verify", "--quiet", f"refs/heads/{name}", check=False
+    )
     if out.returncode == 0:
         return name
     out = await git("-C", repo_dir, "symbolic-ref", "--quiet", "--short", "HEAD", check=False)
@@ -115,9 +122,11 @@ def _tree_git(info: WorkspaceInfo, exclude_file: Path) -> tuple[str, ...]:
     return (
         f"--git-dir={info.git_dir}",
         f"--work-tree={info.worktree}",
-        "-c", f"core.excludesFile={exclude_file}",
-        "-c", "core.quotePath=false",
-    )  # fmt: skip
+        "-c",
+        f"core.excludesFile={exclude_file}",
+        "-c",
+        "core.quotePath=false",
+    )
 
 
 async def collect(info: WorkspaceInfo, layout: Layout, artifact_id: str) -> Collected:
@@ -150,8 +159,9 @@ async def discard(info: WorkspaceInfo) -> None:
 async def _remove_worktree(repo_dir: str, worktree: Path) -> None:
     # git refuses (harmlessly, check=False) when the repository itself is gone; whatever
     # it could not remove goes by hand, and prune forgets the worktree's metadata.
-    await git("-C", repo_dir, "worktree", "remove", "--force", "--force", str(worktree),
-              check=False)  # fmt: skip
+    await git(
+        "-C", repo_dir, "worktree", "remove", "--force", "--force", str(worktree), check=False
+    )
     await asyncio.to_thread(remove_tree, worktree)
     await git("-C", repo_dir, "worktree", "prune", check=False)
 

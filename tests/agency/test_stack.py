@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,7 +13,7 @@ import httpx
 import pytest
 
 from agency.settings import Settings
-from agency.stack import Stack, temporal_executable, temporal_probe
+from agency.stack import Stack, stop_signals, temporal_executable, temporal_probe
 from agency.supervisor import ChildSpec, StackError, Supervisor
 
 
@@ -80,3 +83,12 @@ def test_embedded_temporal_dev_server_starts_from_settings_and_stops(tmp_path: P
     finally:
         supervisor.stop(grace_s=5)
     assert (tmp_path / "temporal.db").exists()
+
+
+def test_sigterm_becomes_keyboard_interrupt_inside_stop_signals() -> None:
+    # `agency up` relies on this to stop its children when it is itself terminated.
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt), stop_signals():
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)
+    assert signal.getsignal(signal.SIGTERM) == before

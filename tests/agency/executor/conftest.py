@@ -68,17 +68,17 @@ def sh(script: str) -> list[str]:
     return ["sh", "-c", script]
 
 
-async def until_terminal(client: ExecutorClient, run_id: str, timeout: float = 30) -> RunStatus:
-    deadline = time.monotonic() + timeout
+async def until_terminal(client: ExecutorClient, run_id: str, limit_s: float = 30) -> RunStatus:
+    deadline = time.monotonic() + limit_s
     status = await client.get(run_id)
     while status.state not in TERMINAL_STATES:
         assert time.monotonic() < deadline, f"run still {status.state}"
-        status = await client.get(run_id, wait_s=min(5, timeout))
+        status = await client.get(run_id, wait_s=min(5, limit_s), since=status.state)
     return status
 
 
-async def until(predicate: Callable[[], bool], timeout: float = 10, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
+async def until(predicate: Callable[[], bool], limit_s: float = 10, what: str = "") -> None:
+    deadline = time.monotonic() + limit_s
     while not predicate():
         assert time.monotonic() < deadline, f"timed out waiting for {what or predicate}"
         await asyncio.sleep(0.02)

@@ -26,7 +26,9 @@ from tests.agency.executor.conftest import (
 pytestmark = needs_bwrap
 
 MESSAGE = "Add a greeting\n\nAgency-Task: FEAT-0001"
-APPLY = ApplyRequest(message=MESSAGE, author_name="Agent Agency", author_email="agency@example.test")
+APPLY = ApplyRequest(
+    message=MESSAGE, author_name="Agent Agency", author_email="agency@example.test"
+)
 
 
 async def finished_run(client: ExecutorClient, repo: Path | str, script: str, **kw: object) -> str:
@@ -121,9 +123,7 @@ async def test_apply_to_a_new_branch_creates_it(client: ExecutorClient, repo: Pa
     assert git(repo, "rev-parse", "agency/x") == result.commit
 
 
-async def test_apply_needs_a_finished_run_with_a_change(
-    client: ExecutorClient, repo: Path
-) -> None:
+async def test_apply_needs_a_finished_run_with_a_change(client: ExecutorClient, repo: Path) -> None:
     nothing = await finished_run(client, repo, "true")
     with pytest.raises(ExecutorError) as err:
         await client.apply(nothing, APPLY)
@@ -151,10 +151,20 @@ def git_daemon(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     git(served, "clone", "--bare", "--quiet", str(work), str(served / "origin.git"))
     port = free_port()
     daemon = subprocess.Popen(
-        ["git", "daemon", "--listen=127.0.0.1", f"--port={port}", "--export-all",
-         "--enable=receive-pack", "--reuseaddr", f"--base-path={served}", str(served)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        [
+            "git",
+            "daemon",
+            "--listen=127.0.0.1",
+            f"--port={port}",
+            "--export-all",
+            "--enable=receive-pack",
+            "--reuseaddr",
+            f"--base-path={served}",
+            str(served),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"git://127.0.0.1:{port}/origin.git"
     deadline = time.monotonic() + 10
     while subprocess.run(["git", "ls-remote", url], capture_output=True).returncode != 0:

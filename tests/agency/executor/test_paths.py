@@ -10,6 +10,7 @@ import pytest
 
 from agency.executor.client import ExecutorClient, ExecutorError
 from agency.executor.paths import relative_path_problem, run_id_problem, symlink_problem
+from agency.executor.schemas import ApplyRequest
 from tests.agency.executor.conftest import (
     RunningExecutor,
     needs_bwrap,
@@ -51,8 +52,9 @@ def test_symlinks_are_judged_by_where_they_lead(tmp_path: Path) -> None:
 
 
 @needs_bwrap
-async def test_run_ids_with_dot_dot_are_422(client: ExecutorClient, executor: RunningExecutor,
-                                           repo: Path) -> None:  # fmt: skip
+async def test_run_ids_with_dot_dot_are_422(
+    client: ExecutorClient, executor: RunningExecutor, repo: Path
+) -> None:
     async with httpx.AsyncClient(base_url=executor.url) as http:
         body = request(repo, ["true"]).model_dump(mode="json") | {"run_id": "a..b"}
         response = await http.post("/execute", json=body)
@@ -99,7 +101,5 @@ async def test_a_symlink_inside_the_worktree_is_an_ordinary_change(
     assert [(f.path, f.status) for f in status.changed_files] == [("readme-link", "added")]
 
 
-def _apply():  # noqa: ANN202 - small local factory
-    from agency.executor.schemas import ApplyRequest
-
+def _apply() -> ApplyRequest:
     return ApplyRequest(message="x")

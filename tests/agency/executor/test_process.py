@@ -56,16 +56,20 @@ async def test_stragglers_are_killed_after_a_normal_exit_too(tmp_path: Path) -> 
 
 
 async def test_suspended_time_does_not_count_against_the_timeout(tmp_path: Path) -> None:
-    proc = group(tmp_path, ["sleep", "0.6"], timeout_s=0.4)
+    # About 0.3 s of work in small steps (a stopped loop makes no progress), budget 0.6 s,
+    # stopped for 0.8 s in the middle: only a clock that pauses lets it finish.
+    work = sh("i=0; while [ $i -lt 6 ]; do sleep 0.05; i=$((i+1)); done; echo finished")
+    proc = group(tmp_path, work, timeout_s=0.6)
     task = asyncio.create_task(proc.run())
     await asyncio.sleep(0.1)
     proc.suspend()
-    await asyncio.sleep(0.6)  # longer than the whole budget
+    await asyncio.sleep(0.8)
     assert not task.done()
     proc.resume()
-    # Stopped time is also not slept: 0.1 s + ~0.3 s of budget remain < 0.6 s of sleep.
     result = await task
-    assert result.timed_out
+    assert not result.timed_out and result.exit_code == 0
+    assert result.stdout_tail == "finished\n"
+    assert result.duration_s > 0.8
 
 
 async def test_kill_ends_the_group_and_is_reported(tmp_path: Path) -> None:

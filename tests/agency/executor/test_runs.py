@@ -17,9 +17,9 @@ from tests.agency.executor.conftest import (
     StartExecutor,
     git,
     needs_bwrap,
-    sleepers,
     request,
     sh,
+    sleepers,
     until,
     until_terminal,
 )
@@ -36,9 +36,13 @@ async def test_agent_sees_its_environment_and_runs_in_the_worktree(
         "'EXTRA', 'AGENCY_ALLOW_UNSANDBOXED']})); print(open('README.md').read().strip())"
     )
     req = request(
-        repo, [PY, "-c", script], task_id="FEAT-0042", iteration=2,
-        feedback="add tests", env={"EXTRA": "yes"},
-    )  # fmt: skip
+        repo,
+        [PY, "-c", script],
+        task_id="FEAT-0042",
+        iteration=2,
+        feedback="add tests",
+        env={"EXTRA": "yes"},
+    )
     first = await client.execute(req)
     assert first.state == "preparing"
     status = await until_terminal(client, req.run_id)
@@ -112,9 +116,7 @@ async def test_timeout_kills_the_whole_process_group(
     # The grandchild is double-forked (reparented away from the agent) and another one
     # leaves the process group with setsid; neither may survive the timeout.
     agent = sh(
-        f"(sleep {marker} & echo $! > grandchild.pid); "
-        f"setsid sleep {marker} & "
-        f"sleep {marker}"
+        f"(sleep {marker} & echo $! > grandchild.pid); setsid sleep {marker} & sleep {marker}"
     )
     req = request(repo, agent, timeout_s=2)
     await client.execute(req)
@@ -184,10 +186,15 @@ async def test_gates_run_after_the_agent_and_their_byproducts_are_not_the_change
 ) -> None:
     gates = [
         GateSpec(name="has-file", argv=["test", "-f", "new.txt"], covers=["A1"]),
-        GateSpec(name="cache", argv=sh("mkdir -p .pytest_cache __pycache__ && touch "
-                                        ".pytest_cache/x __pycache__/y.pyc && echo gate-out")),
+        GateSpec(
+            name="cache",
+            argv=sh(
+                "mkdir -p .pytest_cache __pycache__ && touch "
+                ".pytest_cache/x __pycache__/y.pyc && echo gate-out"
+            ),
+        ),
         GateSpec(name="fails", argv=sh("echo broken >&2; exit 3")),
-    ]  # fmt: skip
+    ]
     req = request(repo, sh("echo one > new.txt"), gates=gates)
     await client.execute(req)
     status = await until_terminal(client, req.run_id)

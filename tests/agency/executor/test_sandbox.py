@@ -115,7 +115,7 @@ async def test_without_bubblewrap_runs_are_refused_unless_unsandboxed_is_allowed
         req = request(repo, sh("echo ran > ran.txt"))
         with pytest.raises(ExecutorError) as err:
             await client.execute(req)
-        assert err.value.status == 503
+        assert err.value.status == 503 and err.value.retryable
         assert "bubblewrap" in err.value.detail and "AGENCY_ALLOW_UNSANDBOXED=1" in err.value.detail
         # Nothing was recorded or run: the run id is unknown.
         with pytest.raises(ExecutorError) as err:

@@ -120,3 +120,22 @@ async def test_file_url_is_a_local_repository(client: ExecutorClient, repo: Path
     status = await until_terminal(client, req.run_id)
     assert status.state == "finished"
     assert [(f.path, f.added) for f in status.changed_files] == [("README.md", 1)]
+
+
+async def test_an_agent_rewriting_dot_git_cannot_redirect_the_executor(
+    client: ExecutorClient, executor: RunningExecutor, repo: Path, tmp_path: Path
+) -> None:
+    # A fake repository whose config would run a command on `git add` if git used it.
+    evil = make_repo(tmp_path / "evil")
+    pwned = tmp_path / "pwned"
+    git(evil, "config", "core.fsmonitor", f"touch {pwned}; false")
+    agent = sh(f"echo 'gitdir: {evil}/.git' > .git && echo change >> README.md")
+    req = request(repo, agent)
+    await client.execute(req)
+    status = await until_terminal(client, req.run_id)
+    assert status.state == "finished", status.error
+    assert [(f.path, f.added) for f in status.changed_files] == [("README.md", 1)]
+    await client.discard(req.run_id)
+    assert not pwned.exists()
+    assert not executor.worktree(req.run_id).exists()
+    assert str(executor.worktree(req.run_id)) not in git(repo, "worktree", "list")

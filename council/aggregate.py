@@ -1,6 +1,10 @@
 """From four judgments to one decision: approve, reject, refine, or escalate to a human.
 
 1. Veto: any critical violation in any judgment rejects.
+   Block: a blocking gate that failed, or an agent that failed or timed out (high
+   violations of the BLOCKING_RULES), keeps the change from being approved whatever the
+   score: refine when possible, else reject. A weighted majority must not wave through
+   failing tests.
 2. Tier 1 needs all four judges to pass; otherwise refine (after a run, with iterations
    left) or reject.
 3. Tiers 2 and 3 use a weighted score (pass 1, uncertain 0.5, fail 0; the policy's
@@ -19,6 +23,10 @@ from collections.abc import Sequence
 
 from council.models import JUDGES, Decision, Judgment, Outcome, Stage, Verdict
 from council.policy import Policy
+
+# Evidence that the change does not work. Severity "high" means the policy blocks on it
+# (a gate in "warn" mode reports medium and does not block).
+BLOCKING_RULES = frozenset({"gate_failed", "gate_missing", "agent_failed", "agent_timed_out"})
 
 VERDICT_VALUE: dict[Verdict, float] = {"pass": 1.0, "uncertain": 0.5, "fail": 0.0}
 # Scores are sums of tenths; compare with a tolerance so 0.4 + 0.2 meets 0.6.
@@ -54,6 +62,19 @@ def decide(
         named = "; ".join(f"{v.rule}: {v.detail}" for v in vetoes[:5])
         outcome: Outcome = "reject"
         why = f"Vetoed by {len(vetoes)} critical violation(s): {named}."
+    elif blockers := [
+        v
+        for j in judgments
+        for v in j.violations
+        if v.severity == "high" and v.rule in BLOCKING_RULES
+    ]:
+        named = "; ".join(f"{v.rule}: {v.detail}" for v in blockers[:5])
+        why = f"Blocked by {len(blockers)} failed check(s): {named}"
+        if refine_ok:
+            outcome, why = "refine", f"{why}; asking the agent to refine."
+        else:
+            tail = "nothing has run yet to refine" if stage == "plan" else "no iterations left"
+            outcome, why = "reject", f"{why}; {tail}."
     elif risk_tier == 1:
         outcome, why = _all_pass(judgments, refine_ok)
     else:

@@ -5,4 +5,5 @@ The demo drives the CLI this way so that it works before the console script is i
 
 from agency.cli.main import app
 
-app(prog_name="agency")
+if __name__ == "__main__":
+    app(prog_name="agency")

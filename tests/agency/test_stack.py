@@ -35,7 +35,14 @@ def listener() -> Iterator[int]:
 
 
 def test_preflight_names_the_taken_port(tmp_path: Path, listener: int) -> None:
-    stack = Stack(Settings(data_dir=tmp_path, api_port=listener, executor_port=free_port()))
+    settings = Settings(
+        data_dir=tmp_path,
+        # External, so that a Temporal server on the default port cannot answer first.
+        temporal_address=f"127.0.0.1:{free_port()}",
+        api_port=listener,
+        executor_port=free_port(),
+    )
+    stack = Stack(settings)
     with pytest.raises(StackError, match=f"port {listener} \\(API\\) is already in use"):
         stack.start()
     # Nothing was started, and nothing was left running.

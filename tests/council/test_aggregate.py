@@ -160,3 +160,47 @@ def test_reasons_summarise_each_judge() -> None:
     assert decision.score == pytest.approx(1.0)
     assert "meets" in decision.reasons[0]
     assert [r.split(":")[0] for r in decision.reasons[1:]] == list(JUDGES)
+
+
+@pytest.mark.parametrize("rule", ["gate_failed", "agent_failed", "agent_timed_out"])
+def test_a_failed_blocking_check_is_never_outvoted(rule: str) -> None:
+    policy = make_policy()
+    found = [
+        Judgment(judge="constitutional", verdict="pass", confidence=1.0),
+        Judgment(
+            judge="technical",
+            verdict="fail",
+            confidence=0.8,
+            violations=[violation(rule, "high", "tests exited 1")],
+        ),
+        Judgment(judge="quality", verdict="pass", confidence=1.0),
+        Judgment(judge="integration", verdict="pass", confidence=1.0),
+    ]
+    assert weighted_score(found, policy) >= policy.threshold(2)  # the majority would approve
+    refine = decide(
+        found, risk_tier=2, policy=policy, stage="result", execution_mode="auto", can_refine=True
+    )
+    assert refine.outcome == "refine" and rule in refine.reasons[0]
+    last = decide(
+        found, risk_tier=2, policy=policy, stage="result", execution_mode="auto", can_refine=False
+    )
+    assert last.outcome == "reject"
+
+
+def test_a_warn_mode_gate_failure_does_not_block() -> None:
+    policy = make_policy()
+    found = [
+        Judgment(judge="constitutional", verdict="pass", confidence=1.0),
+        Judgment(
+            judge="technical",
+            verdict="uncertain",
+            confidence=0.6,
+            violations=[violation("gate_failed", "medium", "lint exited 1")],
+        ),
+        Judgment(judge="quality", verdict="pass", confidence=1.0),
+        Judgment(judge="integration", verdict="pass", confidence=1.0),
+    ]
+    decision = decide(
+        found, risk_tier=2, policy=policy, stage="result", execution_mode="auto", can_refine=True
+    )
+    assert decision.outcome == "approve"

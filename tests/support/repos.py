@@ -3,8 +3,8 @@
 The agent (`tools/agent.py`, committed in the repo) does what AGENT_SCENARIO says:
   in_scope       edit src/calc.py and add a test in tests/ (a clean feature)
   out_of_scope   the same plus an edit to docs/ops.md, outside scope.in
-  slow           append a line to progress.log every 0.1 s for AGENT_SECONDS seconds
-                 (outside the worktree: AGENT_PROGRESS names the file), then edit src/calc.py
+  slow           print "tick" (flushed) every 0.1 s for AGENT_SECONDS seconds, then edit
+                 src/calc.py and add a test; the executor's log of stdout shows progress
   refine         first iteration: add a failing test; once AGENCY_FEEDBACK is set, a passing one
   noop           change nothing
 """
@@ -42,11 +42,9 @@ elif scenario == "out_of_scope":
     (root / "docs").mkdir(exist_ok=True)
     (root / "docs" / "ops.md").write_text("# ops\nchanged by the agent\n")
 elif scenario == "slow":
-    progress = pathlib.Path(os.environ["AGENT_PROGRESS"])
     end = time.monotonic() + float(os.environ.get("AGENT_SECONDS", "5"))
     while time.monotonic() < end:
-        with progress.open("a") as f:
-            f.write("tick\n")
+        print("tick", flush=True)
         time.sleep(0.1)
     edit_source(); add_test()
     if os.environ.get("AGENT_ALSO_DOCS"):

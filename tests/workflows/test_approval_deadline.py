@@ -10,7 +10,6 @@ from temporalio.testing import WorkflowEnvironment
 
 from tests.support.harness import TEMPORAL_TEST_SERVER_BIN, harness, state_of
 from tests.support.repos import git
-from workflows.models import TaskResult
 
 
 async def test_strict_task_fails_when_the_approval_deadline_passes(tmp_path: Path) -> None:
@@ -24,7 +23,7 @@ async def test_strict_task_fails_when_the_approval_deadline_passes(tmp_path: Pat
             started = time.monotonic()
             # A day to decide: the test server skips the wait.
             handle = await h.start(approval_timeout_s=24 * 3600, execution_mode="strict")
-            result = await handle.result(result_type=TaskResult)
+            result = await handle.result()
             elapsed = time.monotonic() - started
 
             assert result.phase == "failed"

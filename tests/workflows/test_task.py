@@ -11,14 +11,12 @@ from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import CancelledError
 from temporalio.testing import WorkflowEnvironment
 
-from tests.support.harness import harness, state_of
+from tests.support.harness import Harness, harness, state_of
 from tests.support.repos import git
 from workflows.models import (
-    GuidanceInput,
     Intervention,
     InterventionAck,
     OverrideInput,
-    TaskResult,
 )
 
 
@@ -38,6 +36,12 @@ async def wait_phase(handle: WorkflowHandle, phase: str, within: float = 30.0) -
     await wait_for(reached, within)
 
 
+def agent_stdout(h: Harness, handle: WorkflowHandle) -> Path:
+    """The executor's log of the first iteration's agent output (it prints progress)."""
+    run_id = f"{handle.result_run_id}-execute-1"
+    return h.settings.executor_data_dir / "logs" / run_id / "agent.stdout"
+
+
 def lines(path: Path) -> int:
     return len(path.read_text().splitlines()) if path.exists() else 0
 
@@ -48,7 +52,7 @@ async def test_auto_task_is_judged_and_applied(
     async with harness(dev_env.client, tmp_path) as h:
         before = git(h.repo, "rev-parse", "main")
         handle = await h.start()
-        result = await handle.result(result_type=TaskResult)
+        result = await handle.result()
 
         assert result.phase == "completed", result.error
         assert {j.judge: j.verdict for j in result.verdicts} == {
@@ -72,7 +76,6 @@ async def test_auto_task_is_judged_and_applied(
 async def test_pause_suspends_the_agent_and_resume_continues(
     dev_env: WorkflowEnvironment, tmp_path: Path
 ) -> None:
-    progress = tmp_path / "progress.log"
     async with harness(dev_env.client, tmp_path) as h:
         handle = await h.start(
             agent={
@@ -81,10 +84,10 @@ async def test_pause_suspends_the_agent_and_resume_continues(
                 "env": {
                     "AGENT_SCENARIO": "slow",
                     "AGENT_SECONDS": "4",
-                    "AGENT_PROGRESS": str(progress),
                 },
             },
         )
+        progress = agent_stdout(h, handle)
         await wait_for(lambda: _async(lines(progress) >= 3))
         ack = await handle.execute_update(
             "pause", Intervention(actor="alice", reason="look first"), result_type=InterventionAck
@@ -100,7 +103,7 @@ async def test_pause_suspends_the_agent_and_resume_continues(
         await handle.execute_update(
             "resume", Intervention(actor="alice"), result_type=InterventionAck
         )
-        result = await handle.result(result_type=TaskResult)
+        result = await handle.result()
         assert result.phase == "completed", result.error
         assert lines(progress) > frozen
         audit = await h.audit(handle)
@@ -113,7 +116,6 @@ async def test_pause_suspends_the_agent_and_resume_continues(
 async def test_resume_when_not_paused_is_refused_with_the_reason(
     dev_env: WorkflowEnvironment, tmp_path: Path
 ) -> None:
-    progress = tmp_path / "progress.log"
     async with harness(dev_env.client, tmp_path) as h:
         handle = await h.start(
             agent={
@@ -122,7 +124,6 @@ async def test_resume_when_not_paused_is_refused_with_the_reason(
                 "env": {
                     "AGENT_SCENARIO": "slow",
                     "AGENT_SECONDS": "2",
-                    "AGENT_PROGRESS": str(progress),
                 },
             },
         )
@@ -133,13 +134,12 @@ async def test_resume_when_not_paused_is_refused_with_the_reason(
                 "resume", Intervention(actor="bob"), result_type=InterventionAck
             )
         assert "not paused" in str(caught.value.cause)
-        assert (await handle.result(result_type=TaskResult)).phase == "completed"
+        assert (await handle.result()).phase == "completed"
 
 
 async def test_cancel_kills_the_agent_and_audits_canceled(
     dev_env: WorkflowEnvironment, tmp_path: Path
 ) -> None:
-    progress = tmp_path / "progress.log"
     async with harness(dev_env.client, tmp_path) as h:
         head = git(h.repo, "rev-parse", "main")
         handle = await h.start(
@@ -149,10 +149,10 @@ async def test_cancel_kills_the_agent_and_audits_canceled(
                 "env": {
                     "AGENT_SCENARIO": "slow",
                     "AGENT_SECONDS": "60",
-                    "AGENT_PROGRESS": str(progress),
                 },
             },
         )
+        progress = agent_stdout(h, handle)
         await wait_for(lambda: _async(lines(progress) >= 3))
         await handle.signal("cancel", Intervention(actor="carol", reason="wrong repo"))
         await handle.cancel()
@@ -171,7 +171,6 @@ async def test_cancel_kills_the_agent_and_audits_canceled(
 async def test_override_replaces_a_council_veto(
     dev_env: WorkflowEnvironment, tmp_path: Path
 ) -> None:
-    progress = tmp_path / "progress.log"
     async with harness(dev_env.client, tmp_path) as h:
         handle = await h.start(
             agent={
@@ -180,18 +179,18 @@ async def test_override_replaces_a_council_veto(
                 "env": {
                     "AGENT_SCENARIO": "slow",
                     "AGENT_SECONDS": "2",
-                    "AGENT_PROGRESS": str(progress),
                     "AGENT_ALSO_DOCS": "1",
                 },
             },
         )
-        await wait_phase(handle, "executing")
+        progress = agent_stdout(h, handle)
+        await wait_for(lambda: _async(lines(progress) >= 1))
         await handle.execute_update(
             "override",
             OverrideInput(actor="dana", verdict="approve", reason="docs change agreed in review"),
             result_type=InterventionAck,
         )
-        result = await handle.result(result_type=TaskResult)
+        result = await handle.result()
         assert result.phase == "completed", result.error
         constitutional = next(j for j in result.verdicts if j.judge == "constitutional")
         assert constitutional.verdict == "fail"  # the rules still say what they saw
@@ -213,7 +212,7 @@ async def test_out_of_scope_change_is_vetoed_and_not_applied(
                 "env": {"AGENT_SCENARIO": "out_of_scope"},
             },
         )
-        result = await handle.result(result_type=TaskResult)
+        result = await handle.result()
         assert result.phase == "rejected"
         constitutional = next(j for j in result.verdicts if j.judge == "constitutional")
         assert any(
@@ -235,8 +234,7 @@ async def test_refine_loop_feeds_back_and_succeeds(
             },
             max_iterations=3,
         )
-        await handle.signal("guidance", GuidanceInput(actor="erin", text="make the test pass"))
-        result = await handle.result(result_type=TaskResult)
+        result = await handle.result()
         assert result.phase == "completed", result.error
         assert result.iterations == 2
         state = await state_of(handle)
@@ -252,7 +250,7 @@ async def test_dry_run_applies_nothing(dev_env: WorkflowEnvironment, tmp_path: P
     async with harness(dev_env.client, tmp_path) as h:
         head = git(h.repo, "rev-parse", "main")
         handle = await h.start(execution_mode="dry_run")
-        result = await handle.result(result_type=TaskResult)
+        result = await handle.result()
         assert result.phase == "completed" and result.applied_commit is None
         assert git(h.repo, "rev-parse", "main") == head
         assert git(h.repo, "worktree", "list").count("\n") == 0  # only the main work tree

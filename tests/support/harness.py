@@ -106,6 +106,7 @@ async def harness(client: Client, tmp_path: Path) -> AsyncIterator[Harness]:
         data_dir=data_dir,
         database_url=f"sqlite+aiosqlite:///{data_dir / 'agency.db'}",
         task_queue=f"tq-{uuid.uuid4()}",
+        temporal_address=client.service_client.config.target_host,
     )
     upgrade_database(base.effective_database_url)
     repo = make_repo(tmp_path / "repo")

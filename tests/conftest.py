@@ -11,7 +11,7 @@ from tests.support.harness import TEMPORAL_BIN
 
 @pytest.fixture(scope="session")
 async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
-    """One Temporal dev server (the temporal-bin binary) for the workflow tests."""
+    """One Temporal dev server (the temporal-bin binary) shared by the tests that need one."""
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(TEMPORAL_BIN),
         data_converter=pydantic_data_converter,

@@ -1,0 +1,26 @@
+"""Golden histories replayed against the current workflow code (determinism check)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from workflows.task import TaskWorkflow
+
+HISTORIES = sorted((Path(__file__).parents[1] / "histories").glob("*.json"))
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
+async def test_golden_history_replays_without_divergence(path: Path) -> None:
+    history = WorkflowHistory.from_json(f"golden-{path.stem}", path.read_text())
+    replayer = Replayer(workflows=[TaskWorkflow], data_converter=pydantic_data_converter)
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    assert result.replay_failure is None, result.replay_failure
+
+
+def test_there_are_golden_histories() -> None:
+    assert {p.stem for p in HISTORIES} >= {"auto_completed", "strict_approved"}

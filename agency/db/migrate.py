@@ -26,6 +26,11 @@ T = TypeVar("T")
 # Key under which env.py finds the URL in `Config.attributes`.
 URL_ATTRIBUTE = "agency.database_url"
 
+# Alembic keeps the running migration in module-level proxies (`alembic.context`,
+# `alembic.op`), so two commands in one process must not overlap, even on different
+# databases (the embedded stack upgrades from the API and the worker alike).
+_ALEMBIC_LOCK = threading.Lock()
+
 
 def migrations_dir() -> Path:
     return Path(migrations.__file__).resolve().parent
@@ -33,7 +38,8 @@ def migrations_dir() -> Path:
 
 def alembic_config(url: str) -> Config:
     config = Config()
-    config.set_main_option("script_location", str(migrations_dir()))
+    # ConfigParser interpolates "%"; the path is the only value that goes through it.
+    config.set_main_option("script_location", str(migrations_dir()).replace("%", "%%"))
     config.attributes[URL_ATTRIBUTE] = url
     return config
 
@@ -61,17 +67,22 @@ def run_blocking(coro: Coroutine[Any, Any, T]) -> T:
     return box["value"]
 
 
-def upgrade_database(url: str, revision: str = "head") -> None:
-    """Bring the database at `url` up to `revision` (default: the newest)."""
-    command.upgrade(alembic_config(url), revision)
+def upgrade_database(url: str, revision: str = "heads") -> None:
+    """Bring the database at `url` up to `revision` (default: the newest).
+
+    Safe to call from several processes at once (the migration transaction takes a lock
+    in the database) and from several threads (serialised here, see _ALEMBIC_LOCK)."""
+    with _ALEMBIC_LOCK:
+        command.upgrade(alembic_config(url), revision)
 
 
 def downgrade_database(url: str, revision: str = "base") -> None:
     """Step the database at `url` down to `revision` (default: empty)."""
-    command.downgrade(alembic_config(url), revision)
+    with _ALEMBIC_LOCK:
+        command.downgrade(alembic_config(url), revision)
 
 
-async def upgrade_database_async(url: str, revision: str = "head") -> None:
+async def upgrade_database_async(url: str, revision: str = "heads") -> None:
     # Alembic is synchronous and env.py starts its own event loop: keep it off ours.
     await asyncio.to_thread(upgrade_database, url, revision)
 

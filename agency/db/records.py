@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, exists, insert, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, delete, exists, insert, or_, select, update
 from sqlalchemy import text as sql_text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -95,6 +95,17 @@ async def insert_task(
     return stored
 
 
+async def delete_unstarted_task(session: AsyncSession, task_id: str) -> None:
+    """Remove a task whose workflow could not be started (nothing else refers to it yet),
+    so that a failed submission leaves no half-written record. Commits."""
+    try:
+        await session.execute(delete(Task).where(Task.id == task_id, Task.last_seq == 0))
+        await session.commit()
+    except BaseException:
+        await session.rollback()
+        raise
+
+
 async def get_task(session: AsyncSession, task_id: str, tenant: str | None = None) -> Task | None:
     """The task, or None if it does not exist or belongs to another tenant than `tenant`."""
     stmt = select(Task).where(Task.id == task_id).execution_options(**FRESH)
@@ -115,10 +126,18 @@ def projection_changes(patch: ProjectionPatch) -> dict[str, Any]:
     return values
 
 
-def _event_data(rec: RecordInput, changes: dict[str, Any]) -> dict[str, Any]:
+def _json_detail(rec: RecordInput) -> dict[str, Any]:
+    # Callers may put datetimes, paths or models in `detail`; JSON columns need plain data.
+    detail: dict[str, Any] = rec.model_dump(mode="json", include={"detail"})["detail"]
+    return detail
+
+
+def _event_data(
+    detail: dict[str, Any], rec: RecordInput, changes: dict[str, Any]
+) -> dict[str, Any]:
     # What an SSE client needs without a second request: the record's detail, plus the
     # projection fields it changed and its verdict/approval status when it has them.
-    data = dict(rec.detail)
+    data = dict(detail)
     if changes:
         data["projection"] = changes
     if rec.verdict is not None:
@@ -152,6 +171,7 @@ async def apply_record(session: AsyncSession, rec: RecordInput) -> bool:
         await session.commit()
         return False
     changes = projection_changes(rec.projection)
+    detail = _json_detail(rec)
     try:
         # The event goes first: its unique key is where a concurrent duplicate waits and
         # then fails, before it has touched anything else.
@@ -164,7 +184,7 @@ async def apply_record(session: AsyncSession, rec: RecordInput) -> bool:
                 phase=rec.phase,
                 actor=rec.actor,
                 action=rec.action,
-                data=_event_data(rec, changes),
+                data=_event_data(detail, rec, changes),
             )
         )
         await session.execute(
@@ -177,7 +197,7 @@ async def apply_record(session: AsyncSession, rec: RecordInput) -> bool:
                 phase=rec.phase,
                 verdict=rec.verdict,
                 approval_status=rec.approval_status,
-                detail=rec.detail,
+                detail=detail,
             )
         )
         if rec.judgments:

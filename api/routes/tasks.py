@@ -72,7 +72,6 @@ async def submit_task(
         submitted_by=principal.actor,
         tenant=principal.tenant,
     )
-    await session.commit()
     try:
         handle = await client.start_workflow(
             WORKFLOW_NAME,
@@ -90,8 +89,7 @@ async def submit_task(
         )
     except Exception as err:
         # No workflow, no task: remove the row so nothing half-written remains.
-        await records.delete_task(session, task_id)
-        await session.commit()
+        await records.delete_unstarted_task(session, task_id)
         raise unavailable(f"could not start the task workflow: {type(err).__name__}") from err
     row.workflow_run_id = handle.first_execution_run_id or handle.result_run_id
     return task_public(row)

@@ -180,3 +180,38 @@ async def test_health_reports_each_dependency(api: ApiUnderTest) -> None:
     body = response.json()
     assert body["temporal"]["ok"] and body["database"]["ok"]
     assert [e["sandbox"] for e in body["executors"]] == ["bwrap"]
+
+
+async def test_temporal_down_is_503_and_leaves_no_task_behind(
+    api: ApiUnderTest, tmp_path: Path
+) -> None:
+    from agency.asgi_thread import free_port, serve_app
+    from api.app import create_app
+
+    down = api.h.settings.model_copy(update={"temporal_address": f"127.0.0.1:{free_port()}"})
+    with serve_app(create_app(down)) as url:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+            response = await http.post("/api/v1/tasks", json=task_spec(api.h.repo))
+            assert response.status_code == 503
+            assert response.headers["content-type"].startswith(PROBLEM)
+            assert "Temporal" in response.json()["detail"]
+            assert (await http.get("/api/v1/tasks")).json()["items"] == []
+            health = await http.get("/health")
+            assert health.status_code == 503
+            assert health.json()["temporal"]["ok"] is False
+            assert health.json()["database"]["ok"] is True
+
+
+async def test_a_workflow_that_cannot_start_leaves_no_task_behind(api: ApiUnderTest) -> None:
+    from agency.asgi_thread import serve_app
+    from api.app import create_app
+
+    # Temporal answers, but the namespace does not exist: starting the workflow fails
+    # after the projection row was written, and that row must go again.
+    broken = api.h.settings.model_copy(update={"temporal_namespace": "no-such-namespace"})
+    with serve_app(create_app(broken)) as url:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+            response = await http.post("/api/v1/tasks", json=task_spec(api.h.repo))
+            assert response.status_code == 503, response.text
+            assert "could not start" in response.json()["detail"]
+            assert (await http.get("/api/v1/tasks")).json()["items"] == []

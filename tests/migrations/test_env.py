@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
+import sys
 from contextlib import redirect_stdout
 
 import pytest
@@ -13,6 +15,9 @@ from sqlalchemy.exc import DBAPIError
 
 from agency.db import current_revision, head_revision, make_engine, upgrade_database_async
 from agency.db.migrate import alembic_config, migrations_dir
+
+REPO_ROOT = migrations_dir().parent
+UPGRADE_TIMEOUT_S = 60
 
 
 def offline_sql(url: str) -> str:
@@ -53,9 +58,60 @@ def test_url_falls_back_to_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "CREATE FUNCTION audit_log_append_only()" in buffer.getvalue()
 
 
-async def test_concurrent_upgrades_queue_instead_of_racing(db_url: str) -> None:
-    # API and workers may all upgrade at startup against the same empty database.
-    await asyncio.gather(*(upgrade_database_async(db_url) for _ in range(3)))
+async def test_concurrent_upgrades_in_one_process(db_url: str) -> None:
+    # The embedded stack upgrades from the API and the worker in the same process.
+    await asyncio.wait_for(
+        asyncio.gather(*(upgrade_database_async(db_url) for _ in range(3))), UPGRADE_TIMEOUT_S
+    )
+    assert current_revision(db_url) == head_revision()
+
+
+# Each process imports everything first, says "ready", and upgrades on a go from the test,
+# so that the upgrades really overlap instead of being spread out by start-up time.
+UPGRADER = """
+import sys
+from agency.db import upgrade_database
+print("ready", flush=True)
+sys.stdin.readline()
+upgrade_database(sys.argv[1])
+"""
+
+
+async def test_concurrent_upgrades_from_separate_processes(db_url: str) -> None:
+    # In production the API and each worker upgrade at startup, as separate processes.
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    processes = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            UPGRADER,
+            db_url,
+            env=env,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        for _ in range(3)
+    ]
+    try:
+        for process in processes:
+            assert process.stdout is not None
+            line = await asyncio.wait_for(process.stdout.readline(), UPGRADE_TIMEOUT_S)
+            assert line.strip() == b"ready"
+        for process in processes:
+            assert process.stdin is not None
+            process.stdin.write(b"go\n")
+            await process.stdin.drain()
+        results = await asyncio.wait_for(
+            asyncio.gather(*(p.communicate() for p in processes)), UPGRADE_TIMEOUT_S
+        )
+    finally:
+        for process in processes:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+    for process, (_, stderr) in zip(processes, results, strict=True):
+        assert process.returncode == 0, stderr.decode()[-2000:]
     assert current_revision(db_url) == head_revision()
 
 

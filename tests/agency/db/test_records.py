@@ -150,6 +150,18 @@ async def test_projection_patch_changes_only_given_fields(sessions: Sessions) ->
     assert final.last_seq == 2
 
 
+async def test_detail_with_non_json_values_is_stored_as_json(sessions: Sessions) -> None:
+    when = datetime(2025, 5, 4, 3, 2, 1, tzinfo=UTC)
+    async with sessions() as session:
+        task = await add_task(session)
+        rec = record(task.id, 1, detail={"deadline": when, "nested": {"tiers": (1, 2)}})
+        assert await apply_record(session, rec)
+        (entry,) = await list_audit(session, task.id)
+        (event,) = await list_events(session, task.id)
+    assert entry.detail == {"deadline": "2025-05-04T03:02:01Z", "nested": {"tiers": [1, 2]}}
+    assert event.data["deadline"] == entry.detail["deadline"]
+
+
 async def test_clear_and_set_pending_action_in_one_patch_sets_it(sessions: Sessions) -> None:
     async with sessions() as session:
         task = await add_task(session)

@@ -258,3 +258,55 @@ async def test_dry_run_applies_nothing(dev_env: WorkflowEnvironment, tmp_path: P
 
 async def _async(value: bool) -> bool:
     return value
+
+
+async def test_the_temporal_cli_pauses_and_resumes_like_the_api(
+    dev_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    from tests.support.harness import TEMPORAL_BIN
+
+    async with harness(dev_env.client, tmp_path) as h:
+        handle = await h.start(
+            agent={
+                "argv": ["python3", "tools/agent.py"],
+                "timeout_s": 120,
+                "env": {"AGENT_SCENARIO": "slow", "AGENT_SECONDS": "3"},
+            },
+        )
+        progress = agent_stdout(h, handle)
+        await wait_for(lambda: _async(lines(progress) >= 2))
+        address = dev_env.client.service_client.config.target_host
+
+        async def temporal(*args: str) -> None:
+            proc = await asyncio.create_subprocess_exec(
+                str(TEMPORAL_BIN),
+                "workflow",
+                *args,
+                "--address",
+                address,
+                "--workflow-id",
+                handle.id,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
+            out, err = await proc.communicate()
+            assert proc.returncode == 0, (out + err).decode()
+
+        await temporal("signal", "--name", "pause")  # no input: the actor is "temporal-cli"
+        await wait_for(lambda: _paused(handle))
+        await asyncio.sleep(0.5)
+        frozen = lines(progress)
+        await asyncio.sleep(1.0)
+        assert lines(progress) == frozen
+        await temporal("signal", "--name", "resume", "--input", '{"actor": "ops", "reason": "ok"}')
+        result = await handle.result()
+        assert result.phase == "completed", result.error
+        audit = await h.audit(handle)
+        assert [(a.action, a.actor) for a in audit if a.action in ("pause", "resume")] == [  # type: ignore[attr-defined]
+            ("pause", "temporal-cli"),
+            ("resume", "ops"),
+        ]
+
+
+async def _paused(handle: WorkflowHandle) -> bool:
+    return (await state_of(handle)).paused

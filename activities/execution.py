@@ -10,11 +10,11 @@ import asyncio
 from collections.abc import Awaitable
 from typing import TypeVar
 
-from agency.executor.client import ExecutorClient, ExecutorError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.errors import executor_failure
+from agency.executor.client import ExecutorClient, ExecutorError
 from agency.executor.schemas import (
     TERMINAL_STATES,
     AgentCommand,
@@ -55,6 +55,10 @@ class ExecutionActivities:
                     health = await client.health()
             except ExecutorError as err:
                 problems.append(f"{url}: {err.detail}")
+                continue
+            if health.problem:
+                # Up, but it would refuse to run agents (e.g. no sandbox): not a candidate.
+                problems.append(f"{url}: {health.problem}")
                 continue
             if best is None or health.active_runs < best[0]:
                 best = (health.active_runs, url)
@@ -137,9 +141,7 @@ async def _follow(client: ExecutorClient, status: RunStatus) -> RunStatus:
     try:
         while status.state not in TERMINAL_STATES:
             activity.heartbeat(status.state)
-            status = await _call(
-                client.get(status.run_id, wait_s=POLL_WAIT_S, since=status.state)
-            )
+            status = await _call(client.get(status.run_id, wait_s=POLL_WAIT_S, since=status.state))
     except asyncio.CancelledError:
         # Temporal cancelled us (task canceled or timed out): kill the process group
         # before reporting, so nothing keeps running behind the workflow's back.

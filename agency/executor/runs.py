@@ -281,7 +281,12 @@ class RunManager:
         assert record.workspace is not None
         worktree = Path(record.workspace.worktree)
         proc = GroupProcess(
-            self._sandbox.wrap(argv, worktree, network=record.network),
+            self._sandbox.wrap(
+                argv,
+                worktree,
+                network=record.network,
+                readable=[Path(record.workspace.source), Path(record.workspace.git_dir)],
+            ),
             cwd=worktree,
             env=env,
             timeout_s=timeout_s,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,8 +80,20 @@ class Sandbox:
         if problem := self.problem:
             raise SandboxUnavailable(problem)
 
-    def wrap(self, argv: Sequence[str], worktree: Path, *, network: bool) -> list[str]:
-        """The command line that runs `argv` with `worktree` as its writable working directory."""
+    def wrap(
+        self,
+        argv: Sequence[str],
+        worktree: Path,
+        *,
+        network: bool,
+        readable: Sequence[Path] = (),
+    ) -> list[str]:
+        """The command line that runs `argv` with `worktree` as its writable working directory.
+
+        `readable` names paths the process must still see (read-only) even when they live
+        under /tmp, which the sandbox replaces with a private tmpfs: the repository's git
+        data, say, when the repository itself is in /tmp.
+        """
         self.check()
         if not self.bwrap:
             return list(argv)
@@ -89,6 +102,8 @@ class Sandbox:
         # Order matters: bwrap applies mounts in sequence, so the private /tmp and the
         # hiding tmpfs mounts come first and the worktree (possibly below them) last.
         cmd += ["--tmpfs", "/tmp"]
+        for path in _under_tmp([*_toolchain_paths(), *readable], self.hidden):
+            cmd += ["--ro-bind", str(path), str(path)]
         for hidden in self.hidden:
             cmd += ["--tmpfs", str(hidden)]
         cmd += ["--bind", wt, wt]
@@ -98,3 +113,34 @@ class Sandbox:
         # created, so suspend/resume/kill of that group reach every process inside.
         cmd += ["--unshare-pid", "--die-with-parent", "--chdir", wt, "--", *argv]
         return cmd
+
+
+TMP = Path("/tmp")
+
+
+def _toolchain_paths() -> list[Path]:
+    """Where the interpreter and the tools on PATH live: the sandboxed command needs them
+    even when they are installed below /tmp (a CI checkout, a throw-away venv)."""
+    paths = [Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).parent]
+    paths += [Path(p) for p in os.environ.get("PATH", "").split(os.pathsep) if p]
+    return paths
+
+
+def _under_tmp(candidates: Sequence[Path], hidden: Sequence[Path]) -> list[Path]:
+    """The existing candidates below /tmp, outermost first, none inside another or hidden."""
+    found: list[Path] = []
+    for candidate in candidates:
+        try:
+            path = candidate.resolve()
+        except OSError:
+            continue
+        if path == TMP or not path.is_relative_to(TMP) or not path.exists():
+            continue
+        if any(path.is_relative_to(h.resolve()) for h in hidden):
+            continue
+        found.append(path)
+    outermost: list[Path] = []
+    for path in sorted(set(found), key=lambda p: len(p.parts)):
+        if not any(path.is_relative_to(kept) for kept in outermost):
+            outermost.append(path)
+    return outermost

@@ -18,10 +18,8 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import timedelta
 from pathlib import Path
 
-from temporalio import activity, workflow
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
@@ -34,23 +32,10 @@ from agency.db.migrate import upgrade_database
 from agency.executor.app import create_app as create_executor_app
 from agency.settings import Settings
 from agency.worker import running_worker
+from bench.raw_workflow import RawWorkflow, bench_noop
 from council.validation import parse_task_spec
 from workflows.models import TaskInput, TaskResult
 from workflows.task import WORKFLOW_NAME
-
-
-@activity.defn(name="bench_noop")
-async def bench_noop(x: int) -> int:
-    return x
-
-
-@workflow.defn(name="BenchRaw")
-class RawWorkflow:
-    @workflow.run
-    async def run(self, x: int) -> int:
-        return await workflow.execute_activity(
-            "bench_noop", x, start_to_close_timeout=timedelta(seconds=10), result_type=int
-        )
 
 
 def make_repo(path: Path) -> Path:

@@ -134,6 +134,8 @@ class TaskState(BaseModel):
 class ValidateInput(BaseModel):
     task_id: str
     spec: TaskSpec
+    # Whose waivers (in the database) the spec may name.
+    tenant: str = "default"
 
 
 class ValidationOutcome(BaseModel):
@@ -240,3 +242,17 @@ class RecordInput(BaseModel):
     judgments: list[Judgment] = Field(default_factory=list)
     stage: Stage | None = None
     iteration: int = 0
+
+
+class ProvenanceInput(BaseModel):
+    """Sign the task's record. Its trail is every record with seq <= last_seq; a signal
+    refused after the end may add later entries, which the record does not cover."""
+
+    task_id: str
+    last_seq: int = Field(ge=0)
+
+
+class ProvenanceOutput(BaseModel):
+    kid: str
+    record_sha256: str
+    commit: str

@@ -38,6 +38,8 @@ with workflow.unsafe.imports_passed_through():
         ParametersInput,
         Phase,
         ProjectionPatch,
+        ProvenanceInput,
+        ProvenanceOutput,
         RecordInput,
         Round,
         TaskInput,
@@ -97,14 +99,16 @@ class TaskWorkflow:
             await self._finish(ended.phase, ended.error)
         except asyncio.CancelledError:
             await self._finish_canceled()
+            await self._sign_provenance()
             raise
+        await self._sign_provenance()
         return self._result()
 
     async def _govern(self) -> None:
         await self._enter("validating", actor=self._inp.submitted_by, action="submitted")
         self._validation = await workflow.execute_activity(
             "validate_task",
-            ValidateInput(task_id=self._inp.task_id, spec=self._spec),
+            ValidateInput(task_id=self._inp.task_id, spec=self._spec, tenant=self._inp.tenant),
             result_type=ValidationOutcome,
             start_to_close_timeout=opts.QUICK_TIMEOUT,
             retry_policy=opts.QUICK_RETRY,
@@ -226,6 +230,7 @@ class TaskWorkflow:
                 "lines_added": summary.lines_added,
                 "lines_removed": summary.lines_removed,
                 "diff_sha256": summary.diff_sha256,
+                "base_commit": summary.base_commit,
             },
             projection=ProjectionPatch(
                 changed_files=len(summary.changed_files),
@@ -262,7 +267,10 @@ class TaskWorkflow:
         await self._record(
             "gates",
             action="gates_ran",
-            detail={"gates": [{"name": g.name, "passed": g.passed} for g in gated.gates]},
+            detail={
+                "run_id": gated.run_id,
+                "gates": [{"name": g.name, "passed": g.passed} for g in gated.gates],
+            },
         )
         return gated
 
@@ -296,8 +304,12 @@ class TaskWorkflow:
         if self._spec.execution_mode == "dry_run" or self._execution is None:
             return
         await self._safe_point()
-        await self._enter("applying", action="apply")
         execution = self._execution
+        if not execution.changed_files:
+            # Approved, and nothing to commit: the task is done, and says so.
+            await self._record("applied", action="nothing_to_apply", detail={"changed_files": 0})
+            return
+        await self._enter("applying", action="apply")
         message = (
             f"{self._spec.title}\n\n"
             f"Applied by Agent Agency for {self._spec.id} (mode {self._spec.mode}, "
@@ -447,6 +459,32 @@ class TaskWorkflow:
                 return
             except asyncio.CancelledError:
                 continue
+
+    async def _sign_provenance(self) -> None:
+        """The last step of every task, whatever its outcome: a signed record of the whole
+        trail, committed to the provenance repository. Handlers still writing records
+        finish first, so the record's trail (seq 1..last_seq) is complete. A failure here
+        does not change the outcome; `agency verify` then reports the missing record."""
+        for attempt in range(1, 4):
+            try:
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                await workflow.execute_activity(
+                    "record_provenance",
+                    ProvenanceInput(task_id=self._inp.task_id, last_seq=self._seq),
+                    activity_id=f"provenance-{attempt}",
+                    result_type=ProvenanceOutput,
+                    start_to_close_timeout=opts.QUICK_TIMEOUT,
+                    retry_policy=opts.QUICK_RETRY,
+                )
+                return
+            except asyncio.CancelledError:
+                # A cancellation that arrives while signing must not leave the task unsigned.
+                continue
+            except ActivityError as err:
+                if is_cancelled_exception(err):
+                    continue
+                workflow.logger.warning("provenance of %s not recorded: %s", self._inp.task_id, err)
+                return
 
     async def _discard_quietly(self, run_id: str) -> None:
         try:

@@ -310,3 +310,20 @@ async def test_the_temporal_cli_pauses_and_resumes_like_the_api(
 
 async def _paused(handle: WorkflowHandle) -> bool:
     return (await state_of(handle)).paused
+
+
+async def test_an_approved_change_of_nothing_completes_without_a_commit(
+    dev_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    async with harness(dev_env.client, tmp_path) as h:
+        head = git(h.repo, "rev-parse", "main")
+        handle = await h.start(
+            mode="chore",
+            agent={"argv": ["python3", "tools/agent.py"], "env": {"AGENT_SCENARIO": "noop"}},
+        )
+        result = await handle.result()
+        assert result.phase == "completed", result.error
+        assert result.applied_commit is None
+        assert git(h.repo, "rev-parse", "main") == head
+        actions = [a.action for a in await h.audit(handle)]  # type: ignore[attr-defined]
+        assert "nothing_to_apply" in actions and "apply" not in actions

@@ -33,7 +33,9 @@ async def main() -> None:
                 (HERE / "auto_completed.json").write_text((await auto.fetch_history()).to_json())
 
                 strict = await h.start(execution_mode="strict")
-                while (await state_of(strict)).pending_action != "approve":
+                for _ in range(600):  # up to a minute for the task to reach approval
+                    if (await state_of(strict)).pending_action == "approve":
+                        break
                     await asyncio.sleep(0.1)
                 await strict.execute_update(
                     "approve", Intervention(actor="golden"), result_type=InterventionAck

@@ -12,11 +12,13 @@ from temporalio.worker import Replayer
 from workflows.task import TaskWorkflow
 
 HISTORIES = sorted((Path(__file__).parents[1] / "histories").glob("*.json"))
+# Read at collection time: the files are small, and the test itself stays non-blocking.
+HISTORY_TEXT = {p.stem: p.read_text() for p in HISTORIES}
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
 async def test_golden_history_replays_without_divergence(path: Path) -> None:
-    history = WorkflowHistory.from_json(f"golden-{path.stem}", path.read_text())
+    history = WorkflowHistory.from_json(f"golden-{path.stem}", HISTORY_TEXT[path.stem])
     replayer = Replayer(workflows=[TaskWorkflow], data_converter=pydantic_data_converter)
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is None, result.replay_failure

@@ -106,6 +106,7 @@ class DependencyHealth(BaseModel):
 class ExecutorHealthPublic(DependencyHealth):
     url: str
     sandbox: str | None = None
+    active_runs: int | None = None
 
 
 class Health(BaseModel):

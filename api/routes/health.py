@@ -27,12 +27,31 @@ async def _executor(state: StateDep, url: str) -> ExecutorHealthPublic:
     try:
         response = await state.http.get(f"{url.rstrip('/')}/health", timeout=3)
         data = response.json()
-        ok = response.status_code == 200
+        # An executor that answers but would refuse agents (no sandbox) is not healthy.
+        ok = response.status_code == 200 and not data.get("problem")
+        detail = data.get("problem") or f"{data.get('active_runs')} active"
         return ExecutorHealthPublic(
-            url=url, ok=ok, sandbox=data.get("sandbox"), detail=f"{data.get('active_runs')} active"
+            url=url,
+            ok=ok,
+            sandbox=data.get("sandbox"),
+            detail=detail,
+            active_runs=data.get("active_runs"),
         )
     except Exception as err:
         return ExecutorHealthPublic(url=url, ok=False, detail=type(err).__name__)
+
+
+async def _remember_executors(state: StateDep, executors: list[ExecutorHealthPublic]) -> None:
+    """Keep the executors table current: what each executor looked like when last probed."""
+    async with state.sessions() as session:
+        for e in executors:
+            await records.upsert_executor(
+                session,
+                url=e.url,
+                status="ok" if e.ok else "down",
+                sandbox=e.sandbox or "unknown",
+                active_runs=e.active_runs or 0,
+            )
 
 
 @router.get("/health", response_model=Health, responses={503: {"model": Health}})
@@ -41,6 +60,8 @@ async def health(state: StateDep) -> JSONResponse:
     database, *executors = await asyncio.gather(
         _database(state), *(_executor(state, u) for u in state.settings.executor_urls)
     )
+    if database.ok:
+        await _remember_executors(state, executors)
     ok = temporal_ok and database.ok and all(e.ok for e in executors)
     body = Health(
         status="ok" if ok else "degraded",

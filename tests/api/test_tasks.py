@@ -130,10 +130,9 @@ async def test_cancel_through_the_api_is_audited_with_the_caller(api: ApiUnderTe
     )
     task = (await api.http.post("/api/v1/tasks", json=spec)).json()
     await wait_task(api.http, task["id"], lambda b: b["phase"] == "executing")
-    response = await api.http.post(
-        f"/api/v1/tasks/{task['id']}/cancel",
-        json={"reason": "wrong task"},
-        headers={"X-Agency-Actor": "operator-1"},
+    operator = api.client(await api.key("operator-1", "operator"))
+    response = await operator.post(
+        f"/api/v1/tasks/{task['id']}/cancel", json={"reason": "wrong task"}
     )
     assert response.status_code == 202
     done = await wait_task(api.http, task["id"], finished)
@@ -180,6 +179,16 @@ async def test_health_reports_each_dependency(api: ApiUnderTest) -> None:
     body = response.json()
     assert body["temporal"]["ok"] and body["database"]["ok"]
     assert [e["sandbox"] for e in body["executors"]] == ["bwrap"]
+    from agency.db import records
+    from agency.db.engine import make_engine, session_maker
+
+    engine = make_engine(api.h.settings.effective_database_url)
+    async with session_maker(engine)() as session:
+        known = await records.list_executors(session)
+    await engine.dispose()
+    assert [(e.url, e.status, e.sandbox) for e in known] == [
+        (body["executors"][0]["url"], "ok", "bwrap")
+    ]
 
 
 async def test_temporal_down_is_503_and_leaves_no_task_behind(
@@ -190,7 +199,7 @@ async def test_temporal_down_is_503_and_leaves_no_task_behind(
 
     down = api.h.settings.model_copy(update={"temporal_address": f"127.0.0.1:{free_port()}"})
     with serve_app(create_app(down)) as url:
-        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+        async with httpx.AsyncClient(base_url=url, headers=api.headers, timeout=30) as http:
             response = await http.post("/api/v1/tasks", json=task_spec(api.h.repo))
             assert response.status_code == 503
             assert response.headers["content-type"].startswith(PROBLEM)
@@ -210,7 +219,7 @@ async def test_a_workflow_that_cannot_start_leaves_no_task_behind(api: ApiUnderT
     # after the projection row was written, and that row must go again.
     broken = api.h.settings.model_copy(update={"temporal_namespace": "no-such-namespace"})
     with serve_app(create_app(broken)) as url:
-        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+        async with httpx.AsyncClient(base_url=url, headers=api.headers, timeout=30) as http:
             response = await http.post("/api/v1/tasks", json=task_spec(api.h.repo))
             assert response.status_code == 503, response.text
             assert "could not start" in response.json()["detail"]

@@ -9,6 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from activities.execution import ExecutionActivities
 from activities.governance import GovernanceActivities
+from activities.inference import InferenceActivities
+from activities.provenance import ProvenanceActivities
 from activities.records import RecordActivities
 from agency.settings import Settings
 
@@ -16,9 +18,11 @@ from agency.settings import Settings
 def build_activities(
     settings: Settings, sessions: async_sessionmaker[AsyncSession]
 ) -> list[Callable[..., Any]]:
-    governance = GovernanceActivities(settings)
+    governance = GovernanceActivities(settings, sessions)
     execution = ExecutionActivities(settings)
     records = RecordActivities(sessions)
+    inference = InferenceActivities(settings)
+    provenance = ProvenanceActivities(settings, sessions)
     return [
         governance.validate_task,
         governance.judge,
@@ -29,4 +33,7 @@ def build_activities(
         execution.apply_change,
         execution.discard_workspace,
         records.record,
+        inference.generate,
+        inference.draft_patch,
+        provenance.record_provenance,
     ]

@@ -15,6 +15,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.errors import executor_failure
 from agency.executor.client import ExecutorClient, ExecutorError
+from agency.executor.patching import APPLY_DISPLAY
 from agency.executor.schemas import (
     TERMINAL_STATES,
     AgentCommand,
@@ -22,6 +23,7 @@ from agency.executor.schemas import (
     ExecuteRequest,
     RunStatus,
 )
+from agency.inference.artifacts import ArtifactNotFound, ArtifactStore
 from agency.settings import Settings
 from workflows import activity_options as opts
 from workflows.models import (
@@ -43,6 +45,7 @@ POLL_WAIT_S = 2.0
 class ExecutionActivities:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
+        self._artifacts = ArtifactStore.for_data_dir(settings.data_dir)
 
     @activity.defn(name="choose_executor")
     async def choose_executor(self, inp: ChooseExecutorInput) -> str:
@@ -70,7 +73,19 @@ class ExecutionActivities:
     @activity.defn(name="execute")
     async def execute(self, inp: ExecuteInput) -> ExecutionSummary:
         spec = inp.spec
-        if spec.agent.argv is None:
+        argv, patch = spec.agent.argv, None
+        if spec.agent.model is not None:
+            # A model-driven agent: the executor applies the drafted patch in the sandbox.
+            if inp.patch_artifact is None:
+                raise ApplicationError(
+                    "model agent without a drafted patch", type=opts.INVALID_INPUT
+                )
+            try:
+                patch = self._artifacts.get_text(inp.patch_artifact)
+            except ArtifactNotFound as err:
+                raise ApplicationError(str(err), type=opts.INVALID_INPUT) from err
+            argv = list(APPLY_DISPLAY)
+        if argv is None:
             raise ApplicationError("agent has no argv", type=opts.INVALID_INPUT)
         request = ExecuteRequest(
             run_id=inp.run_id,
@@ -79,10 +94,9 @@ class ExecutionActivities:
             repo=spec.repo,
             base_ref=spec.base_ref,
             base_commit=inp.base_commit,
-            agent=AgentCommand(
-                argv=spec.agent.argv, timeout_s=spec.agent.timeout_s, env=spec.agent.env
-            ),
+            agent=AgentCommand(argv=argv, timeout_s=spec.agent.timeout_s, env=spec.agent.env),
             feedback=inp.feedback,
+            patch=patch,
         )
         async with ExecutorClient(inp.executor_url) as client:
             status = await _call(client.execute(request))

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
-from agency.executor.client import ExecutorClient, ExecutorError
-from council.aggregate import decide
-from council.judges import JudgeContext, run_all
-from council.policy import DEFAULT_POLICY, parse_policy
-from council.validation import SpecInvalid
-from council.waivers import parse_waiver
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.errors import executor_failure
+from activities.inference import assess, model_agent_problems
+from agency.db.waivers import waivers_for_judging
 from agency.diffs import added_lines_by_file
+from agency.executor.client import ExecutorClient, ExecutorError
 from agency.governance_files import (
     CAWS_DIR,
     GovernanceFileError,
@@ -26,14 +25,23 @@ from agency.governance_files import (
     repo_files_under,
 )
 from agency.settings import Settings
+from council.aggregate import decide
+from council.judges import JudgeContext, run_all
 from council.models import Evidence
+from council.policy import DEFAULT_POLICY, parse_policy
+from council.validation import SpecInvalid
+from council.waivers import parse_waiver
 from workflows import activity_options as opts
 from workflows.models import JudgeInput, JudgeOutput, ValidateInput, ValidationOutcome
 
 
 class GovernanceActivities:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self, settings: Settings, sessions: async_sessionmaker[AsyncSession] | None = None
+    ) -> None:
         self._settings = settings
+        # The database's waivers (agency waiver create/approve); None: files only.
+        self._sessions = sessions
 
     @activity.defn(name="validate_task")
     async def validate_task(self, inp: ValidateInput) -> ValidationOutcome:
@@ -71,11 +79,9 @@ class GovernanceActivities:
                         )
         except GovernanceFileError as err:
             problems.append(str(err))
-        if spec.agent.argv is None:
-            problems.append(
-                "agent.model: model-driven agents need the inference engine, which this "
-                "build does not include; give agent.argv"
-            )
+        waivers += await self._database_waivers(inp, waivers, problems)
+        if spec.agent.model is not None:
+            problems += model_agent_problems(self._settings, spec.agent.model)
         try:
             parse_policy(policy_data)
         except SpecInvalid as err:
@@ -88,6 +94,26 @@ class GovernanceActivities:
         return ValidationOutcome(
             problems=problems, policy=policy_data, waivers=[w for w in waivers if w]
         )
+
+    async def _database_waivers(
+        self, inp: ValidateInput, from_files: list[dict[str, Any]], problems: list[str]
+    ) -> list[dict[str, Any]]:
+        """The waivers the spec names that live in the database, in CAWS form. An id
+        that a waiver file also defines is ambiguous: a problem, never a silent pick."""
+        if self._sessions is None or not inp.spec.waiver_ids:
+            return []
+        async with self._sessions() as session:
+            found = await waivers_for_judging(
+                session, inp.spec.waiver_ids, tenant=inp.tenant, now=datetime.now(UTC)
+            )
+        in_files = {w.get("id") for w in from_files if isinstance(w, dict)}
+        clashes = sorted(w["id"] for w in found if w["id"] in in_files)
+        for waiver_id in clashes:
+            problems.append(
+                f"waiver {waiver_id} is defined both in the database and in a waiver file; "
+                "rename one of them"
+            )
+        return [w for w in found if w["id"] not in in_files]
 
     @activity.defn(name="judge")
     async def judge(self, inp: JudgeInput) -> JudgeOutput:
@@ -107,6 +133,9 @@ class GovernanceActivities:
             spec=inp.spec, policy=policy, waivers=waivers, evidence=evidence, now=inp.now
         )
         judgments = run_all(ctx)
+        if self._settings.assessments and inp.stage == "result":
+            # The model's written assessments (advisory unless the policy makes them a vote).
+            judgments = await assess(self._settings, judgments, ctx)
         decision = decide(
             judgments,
             risk_tier=inp.spec.risk_tier,

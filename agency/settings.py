@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -30,6 +31,16 @@ class Settings(BaseSettings):
     api_port: int = 8080
     api_url: str = "http://127.0.0.1:8080"
     api_key: SecretStr | None = None
+    # Tenant of the first admin key `agency up` creates (and of keys made without one).
+    default_tenant: str = Field(default="default", min_length=1, max_length=100)
+    # Rate limits per API key, by role: a token bucket of `rate_limit_<role>` requests
+    # refilled evenly over `rate_limit_window_s` seconds (so bursts up to the quota).
+    rate_limit_window_s: float = Field(default=60.0, gt=0, le=86_400)
+    rate_limit_viewer: int = Field(default=600, ge=1)
+    rate_limit_operator: int = Field(default=600, ge=1)
+    rate_limit_admin: int = Field(default=1200, ge=1)
+    # Largest request body the API reads; bigger ones are answered 413.
+    max_body_bytes: int = Field(default=1_000_000, ge=1024, le=64 * 1024 * 1024)
 
     # Executors: the URLs workers call, and where this machine's executor listens.
     executor_urls: list[str] = Field(default_factory=lambda: ["http://127.0.0.1:8081"])
@@ -45,6 +56,30 @@ class Settings(BaseSettings):
     policy_file: Path | None = None
     waivers_dir: Path | None = None
     approval_timeout_s: int = Field(default=24 * 3600, ge=1)
+
+    # Provenance. Signing keys live behind a keystore ("file": a 0700 directory under the
+    # data dir); records are committed to a git repository (default under the data dir).
+    keystore: Literal["file"] = "file"
+    signing_keys_dir: Path | None = None
+    provenance_repo: Path | None = None
+
+    # Inference (MLX, DESIGN §7). `model` is the default model's name: a built-in one
+    # (smollm2-135m, smollm2-135m-q4) or a key of `models`, which maps more names to a
+    # GGUF file or an mlx-lm model directory (AGENCY_MODELS='{"name": "/path"}').
+    model: str = Field(default="smollm2-135m", min_length=1, max_length=200)
+    models: dict[str, Path] = Field(default_factory=dict)
+    # "auto": float32 on a CPU (fastest with MLX there), the file's own weights on a GPU.
+    inference_precision: Literal["auto", "float32", "native"] = "auto"
+    # CPU BLAS for MLX: "auto" loads Debian's OpenBLAS when installed, "none", or a path.
+    inference_blas: str = "auto"
+    inference_max_tokens: int = Field(default=256, ge=1, le=8192)
+    inference_timeout_s: float = Field(default=120.0, gt=0, le=3600)
+    # Judges' written assessments by the model: off by default (they cost seconds per
+    # judge); AGENCY_ASSESSMENTS=1 turns them on.
+    assessments: bool = False
+    assessment_max_tokens: int = Field(default=48, ge=1, le=1024)
+    # Draft diffs of model-driven agents.
+    agent_max_tokens: int = Field(default=512, ge=1, le=8192)
 
     @property
     def effective_temporal_address(self) -> str:
@@ -63,6 +98,14 @@ class Settings(BaseSettings):
     @property
     def effective_waivers_dir(self) -> Path:
         return self.waivers_dir or (self.data_dir / "waivers")
+
+    @property
+    def effective_signing_keys_dir(self) -> Path:
+        return self.signing_keys_dir or (self.data_dir / "signing-keys")
+
+    @property
+    def effective_provenance_repo(self) -> Path:
+        return self.provenance_repo or (self.data_dir / "provenance")
 
     @cached_property
     def resolved_data_dir(self) -> Path:

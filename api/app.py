@@ -10,10 +10,19 @@ from fastapi import FastAPI
 from temporalio.client import Client
 
 from agency.db.engine import make_engine, session_maker
+from agency.inference.chat import ChatService
+from agency.inference.shared import shared_engine
 from agency.settings import Settings
+from api.bounds import RequestBounds
 from api.deps import AppState
+from api.openapi import install_openapi
 from api.problems import install_problem_handlers
-from api.routes import health, interventions, tasks
+from api.ratelimit import RateLimiter, RateLimitHeaders
+from api.routes import chat as chat_routes
+from api.routes import health, interventions, keys, metrics, streams, tasks
+from api.routes import models as model_routes
+from api.routes import provenance as provenance_routes
+from api.routes import waivers as waiver_routes
 from api.temporal_gateway import TemporalGateway
 
 
@@ -27,10 +36,17 @@ def create_app(settings: Settings, temporal_client: Client | None = None) -> Fas
                 sessions=session_maker(engine),
                 temporal=TemporalGateway(settings, temporal_client),
                 http=http,
+                limiter=RateLimiter.from_settings(settings),
+            )
+            # The process's inference engine (models load on first use) and chat sessions.
+            app.state.inference = shared_engine(settings)
+            app.state.chat = ChatService(
+                app.state.agency.sessions, app.state.inference, settings.inference_max_tokens
             )
             try:
                 yield
             finally:
+                await app.state.chat.close()
                 await engine.dispose()
 
     app = FastAPI(
@@ -41,6 +57,17 @@ def create_app(settings: Settings, temporal_client: Client | None = None) -> Fas
     )
     install_problem_handlers(app)
     app.include_router(tasks.router)
+    app.include_router(streams.router)
     app.include_router(interventions.router)
+    app.include_router(provenance_routes.router)
+    app.include_router(waiver_routes.router)
+    app.include_router(keys.router)
+    app.include_router(model_routes.router)
+    app.include_router(chat_routes.router)
+    app.include_router(metrics.router)
     app.include_router(health.router)
+    app.add_middleware(RateLimitHeaders)
+    # Outermost: an oversized or unstorable request is refused before anything else runs.
+    app.add_middleware(RequestBounds, max_body_bytes=settings.max_body_bytes)
+    install_openapi(app)
     return app

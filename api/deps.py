@@ -1,55 +1,60 @@
-"""Dependencies: everything a route needs, made in the lifespan and reached via Annotated."""
+"""Dependencies: everything a route needs, made in the lifespan and reached via Annotated.
+
+Routes name the role they need with one of these (each authenticates the API key,
+applies its rate limit and refuses lower roles with 403):
+
+    async def route(principal: ViewerDep) -> ...    # read
+    async def route(principal: OperatorDep) -> ...  # submit, intervene
+    async def route(principal: AdminDep) -> ...     # keys, waivers, settings
+
+`principal.tenant` scopes every read and write; `principal.actor` is what the audit log
+records.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Annotated
 
-import httpx
-from fastapi import Depends, Header, Request
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from fastapi import Depends
+from starlette.requests import HTTPConnection
 
-from agency.settings import Settings
-from api.temporal_gateway import TemporalGateway
+from agency.inference import Engine
+from agency.inference.chat import ChatService
+from api.auth import Principal, require_admin, require_operator, require_viewer
+from api.state import AppState, SessionDep, StateDep, get_session, get_state
 
-MAX_ACTOR = 200
-
-
-@dataclass
-class AppState:
-    settings: Settings
-    sessions: async_sessionmaker[AsyncSession]
-    temporal: TemporalGateway
-    http: httpx.AsyncClient
+ViewerDep = Annotated[Principal, Depends(require_viewer)]
+OperatorDep = Annotated[Principal, Depends(require_operator)]
+AdminDep = Annotated[Principal, Depends(require_admin)]
+# Any authenticated key (kept for routes written before roles existed).
+PrincipalDep = ViewerDep
 
 
-@dataclass(frozen=True)
-class Principal:
-    """Who is calling. API keys and tenants (issue 3) plug in here."""
-
-    actor: str
-    tenant: str = "default"
+def get_engine(connection: HTTPConnection) -> Engine:
+    """The inference engine (made in the lifespan; HTTPConnection: routes and WebSockets)."""
+    return connection.app.state.inference
 
 
-def get_state(request: Request) -> AppState:
-    return request.app.state.agency
+def get_chat(connection: HTTPConnection) -> ChatService:
+    return connection.app.state.chat
 
 
-async def get_session(
-    state: Annotated[AppState, Depends(get_state)],
-) -> AsyncIterator[AsyncSession]:
-    async with state.sessions() as session:
-        yield session
+EngineDep = Annotated[Engine, Depends(get_engine)]
+ChatDep = Annotated[ChatService, Depends(get_chat)]
 
-
-def get_principal(
-    x_agency_actor: Annotated[str | None, Header(max_length=MAX_ACTOR)] = None,
-) -> Principal:
-    actor = (x_agency_actor or "").strip() or "api"
-    return Principal(actor=actor)
-
-
-StateDep = Annotated[AppState, Depends(get_state)]
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
-PrincipalDep = Annotated[Principal, Depends(get_principal)]
+__all__ = [
+    "AdminDep",
+    "AppState",
+    "ChatDep",
+    "EngineDep",
+    "OperatorDep",
+    "Principal",
+    "PrincipalDep",
+    "SessionDep",
+    "StateDep",
+    "ViewerDep",
+    "get_chat",
+    "get_engine",
+    "get_session",
+    "get_state",
+]

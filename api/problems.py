@@ -64,6 +64,43 @@ def invalid(errors: list[FieldProblem], detail: str | None = None) -> ProblemErr
     return ProblemError(422, "invalid-request", "Invalid request", summary, errors)
 
 
+def unauthorized(detail: str) -> ProblemError:
+    return ProblemError(
+        401,
+        "unauthorized",
+        "Authentication required",
+        detail,
+        headers={"WWW-Authenticate": 'Bearer realm="agency"'},
+    )
+
+
+def forbidden(detail: str) -> ProblemError:
+    return ProblemError(403, "forbidden", "Not allowed for this key's role", detail)
+
+
+def too_large(limit: int) -> ProblemError:
+    return ProblemError(
+        413, "payload-too-large", "Request body too large", f"the limit is {limit} bytes"
+    )
+
+
+def rate_limited(detail: str, headers: dict[str, str]) -> ProblemError:
+    return ProblemError(429, "rate-limited", "Too many requests", detail, headers=headers)
+
+
+# Failures that mean "the database is not reachable right now", not "the request is bad".
+def is_database_unavailable(exc: BaseException) -> bool:
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+    if isinstance(exc, OperationalError | InterfaceError | PoolTimeoutError):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    # asyncpg raises socket errors (refused, reset) and timeouts unwrapped when connecting.
+    return isinstance(exc, OSError | TimeoutError | ConnectionError)
+
+
 def problem_response(problem: Problem, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse(
         problem.model_dump(exclude_none=True),
@@ -96,6 +133,10 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:
+            # FastAPI's answer to a body it cannot decode: a request problem like any other.
+            body = FieldProblem(path="body", message=str(exc.detail))
+            return problem_response(invalid([body]).problem)
         kind = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
         problem = Problem(
             type=TYPE_BASE + kind,
@@ -103,6 +144,20 @@ def install_problem_handlers(app: FastAPI) -> None:
             status=exc.status_code,
         )
         return problem_response(problem, getattr(exc, "headers", None))
+
+    async def _dependency(request: Request, exc: Exception) -> JSONResponse:
+        if is_database_unavailable(exc):
+            log.warning("a dependency is unavailable: %s", type(exc).__name__)
+            return problem_response(unavailable("the database is unavailable").problem)
+        return await _unexpected(request, exc)
+
+    from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+    # Registered by class (not only under Exception) so that Starlette answers them like
+    # any handled error instead of re-raising them to the server as crashes.
+    for kind in (DBAPIError, PoolTimeoutError, OSError, TimeoutError):
+        app.add_exception_handler(kind, _dependency)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

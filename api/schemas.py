@@ -69,6 +69,8 @@ class AuditPublic(BaseModel):
     verdict: str | None
     approval_status: str | None
     detail: dict[str, Any]
+    # The council's judgments this entry carried (a review round), in judge order.
+    judgments: list[Judgment] = Field(default_factory=list)
 
 
 class AuditList(BaseModel):

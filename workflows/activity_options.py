@@ -52,3 +52,16 @@ CONTROL_RETRY = RetryPolicy(
     maximum_attempts=10,
     non_retryable_error_types=[INVALID_INPUT, EXECUTOR_REFUSED],
 )
+
+# Generation on the worker's inference engine (drafting a model agent's patch). A
+# missing or unknown model is InvalidInput (retrying cannot install it); anything else
+# is retried a few times. Heartbeats show the engine is still producing tokens.
+INFERENCE_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=10),
+    maximum_attempts=3,
+    non_retryable_error_types=NON_RETRYABLE,
+)
+INFERENCE_TIMEOUT = timedelta(minutes=15)
+INFERENCE_HEARTBEAT = timedelta(minutes=2)

@@ -175,6 +175,9 @@ class ExecuteInput(BaseModel):
     spec: TaskSpec
     base_commit: str | None = None
     feedback: str = Field(default="", max_length=50_000)
+    # A model-driven agent's drafted patch (an inference artifact id; the text stays out
+    # of history).
+    patch_artifact: str | None = Field(default=None, max_length=100)
 
 
 class GatesInput(BaseModel):
@@ -256,3 +259,44 @@ class ProvenanceOutput(BaseModel):
     kid: str
     record_sha256: str
     commit: str
+
+
+# ------------------------------------------------------------------------- inference
+class GenerateInput(BaseModel):
+    """A generation whose prompt (a JSON list of {role, content}) is an artifact."""
+
+    prompt_artifact: str = Field(max_length=100)
+    model: str | None = Field(default=None, max_length=200)
+    max_tokens: int | None = Field(default=None, ge=1, le=8192)
+
+
+class GenerateOutput(BaseModel):
+    output_artifact: str
+    model: str
+    finish_reason: str
+    prompt_tokens: int
+    generation_tokens: int
+    ttft_s: float
+    generation_tps: float
+
+
+class DraftInput(BaseModel):
+    """A model-driven agent's turn: draft a patch for the spec's scope."""
+
+    task_id: str
+    iteration: int
+    spec: TaskSpec
+    base_commit: str | None = None
+    feedback: str = Field(default="", max_length=50_000)
+
+
+class DraftOutput(BaseModel):
+    model: str
+    prompt_artifact: str
+    output_artifact: str
+    patch_artifact: str
+    # Whether the reply contained something that looks like a diff (git apply decides).
+    found_diff: bool
+    finish_reason: str
+    prompt_tokens: int
+    generation_tokens: int

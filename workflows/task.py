@@ -26,6 +26,8 @@ with workflow.unsafe.imports_passed_through():
         ChooseExecutorInput,
         ControlInput,
         DiscardInput,
+        DraftInput,
+        DraftOutput,
         ExecuteInput,
         ExecutionSummary,
         GatesInput,
@@ -191,6 +193,9 @@ class TaskWorkflow:
             detail={"run_id": run_id, "executor": self._executor_url},
             projection=ProjectionPatch(iteration=self._iteration),
         )
+        patch_artifact: str | None = None
+        if self._spec.agent.model is not None:
+            patch_artifact = await self._draft(base_commit, feedback)
         self._executing = True
         try:
             summary = await workflow.execute_activity(
@@ -203,6 +208,7 @@ class TaskWorkflow:
                     spec=self._spec,
                     base_commit=base_commit,
                     feedback=feedback,
+                    patch_artifact=patch_artifact,
                 ),
                 activity_id=f"execute-{self._iteration}",
                 result_type=ExecutionSummary,
@@ -241,6 +247,32 @@ class TaskWorkflow:
         if summary.state != "finished":
             raise _TaskEnded("failed", f"execution {summary.state}: {summary.error or 'no detail'}")
         return summary
+
+    async def _draft(self, base_commit: str | None, feedback: str) -> str:
+        """A model-driven agent's turn: the worker's model drafts a patch, which the
+        execute activity has the executor apply. Only artifact ids enter history."""
+        try:
+            draft = await workflow.execute_activity(
+                "draft_patch",
+                DraftInput(
+                    task_id=self._inp.task_id,
+                    iteration=self._iteration,
+                    spec=self._spec,
+                    base_commit=base_commit,
+                    feedback=feedback,
+                ),
+                activity_id=f"draft-{self._iteration}",
+                result_type=DraftOutput,
+                start_to_close_timeout=opts.INFERENCE_TIMEOUT,
+                heartbeat_timeout=opts.INFERENCE_HEARTBEAT,
+                retry_policy=opts.INFERENCE_RETRY,
+            )
+        except ActivityError as err:
+            _reraise_cancellation(err)
+            why = f"the model could not draft a change: {_cause(err)}"
+            raise _TaskEnded("failed", why) from err
+        await self._record("draft", action="drafted", detail=draft.model_dump(mode="json"))
+        return draft.patch_artifact
 
     async def _run_gates(self, summary: ExecutionSummary) -> ExecutionSummary:
         if not self._spec.gates:

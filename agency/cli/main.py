@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import typer
 
-from agency.cli import interventions, ops, tasks
+from agency.cli import chat, interventions, logs, ops, replay, signing_keys, tasks, verify
+from agency.cli.keys import keys_app
+from agency.cli.models import models_app
+from agency.cli.waivers import waiver_app
 
 app = typer.Typer(
     name="agency",
@@ -21,6 +24,9 @@ app.command("list")(tasks.list_tasks)
 app.command("show")(tasks.show)
 app.command("watch")(tasks.watch)
 app.command("audit")(tasks.audit)
+app.command("logs")(logs.logs)
+app.command("verify")(verify.verify)
+app.command("replay")(replay.replay)
 
 for _name in ("pause", "resume", "cancel", "approve", "reject"):
     app.command(_name)(getattr(interventions, _name))
@@ -31,3 +37,8 @@ app.command("params")(interventions.params)
 app.command("up")(ops.up)
 app.command("demo")(ops.demo)
 app.add_typer(ops.db_app, name="db")
+signing_keys.register(keys_app)
+app.add_typer(keys_app, name="keys")
+app.add_typer(waiver_app, name="waiver")
+app.add_typer(models_app, name="models")
+app.command("chat")(chat.chat)

@@ -182,6 +182,12 @@ def _violations(judgment: dict[str, Any]) -> Text:
         text.append(f": {violation.get('detail', '')}")
     if not text and judgment.get("rationale"):
         text.append(str(judgment["rationale"]), style="dim")
+    if judgment.get("assessment"):
+        # The model's written assessment (advisory unless the policy made it a vote).
+        if text:
+            text.append("\n")
+        text.append("model: ", style="bold cyan")
+        text.append(str(judgment["assessment"]), style="cyan")
     return text
 
 

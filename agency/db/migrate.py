@@ -67,7 +67,7 @@ def run_blocking(coro: Coroutine[Any, Any, T]) -> T:
     return box["value"]
 
 
-def upgrade_database(url: str, revision: str = "heads") -> None:
+def upgrade_database(url: str, revision: str = "head") -> None:
     """Bring the database at `url` up to `revision` (default: the newest).
 
     Safe to call from several processes at once (the migration transaction takes a lock
@@ -82,7 +82,7 @@ def downgrade_database(url: str, revision: str = "base") -> None:
         command.downgrade(alembic_config(url), revision)
 
 
-async def upgrade_database_async(url: str, revision: str = "heads") -> None:
+async def upgrade_database_async(url: str, revision: str = "head") -> None:
     # Alembic is synchronous and env.py starts its own event loop: keep it off ours.
     await asyncio.to_thread(upgrade_database, url, revision)
 

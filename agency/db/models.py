@@ -144,3 +144,8 @@ class Executor(SQLModel, table=True):
     sandbox: str = Field(max_length=50)
     last_seen: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
     active_runs: int = 0
+
+
+# Tables that live in their own modules register on the same metadata (migrations check).
+import agency.db.keys  # noqa: E402, F401
+from agency.db import chat, provenance, waivers  # noqa: E402, F401

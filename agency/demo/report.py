@@ -24,6 +24,7 @@ def outcome_panel(outcome: Outcome) -> Panel:
     grid.add_row("actual", actual)
     grid.add_row("judges", _judges(task))
     grid.add_row("applied", Text(str(task.get("applied_commit") or "nothing")))
+    grid.add_row("provenance", _provenance(outcome.provenance))
     for note in outcome.notes:
         grid.add_row("note", Text(note, style="dim"))
     for failure in outcome.failures:
@@ -57,6 +58,22 @@ def _judges(task: dict[str, object]) -> Text:
                 style="dim",
             )
     return text or Text("none", style="dim")
+
+
+def _provenance(report: dict[str, object] | None) -> Text:
+    if report is None:
+        return Text("not checked", style="dim")
+    if report.get("verified"):
+        text = Text("verified", style="bold green")
+        text.append(
+            f" — signature (kid {str(report.get('kid'))[:12]}…), database, Temporal history "
+            f"and git commit {str(report.get('commit'))[:12]} all agree",
+            style="green",
+        )
+        return text
+    checks = report.get("checks") or []
+    failed = [c.get("name") for c in checks if isinstance(c, dict) and c.get("status") == "fail"]
+    return Text(f"NOT verified: {', '.join(map(str, failed)) or 'no record'}", style="bold red")
 
 
 def _brief(text: str, limit: int = 160) -> str:

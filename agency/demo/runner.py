@@ -13,6 +13,7 @@ from typing import Any
 
 from agency.cli.client import ApiClient
 from agency.cli.errors import CliError
+from agency.cli.verify import fetch_provenance
 from agency.demo.repo import branch_head
 from agency.demo.scenarios import Scenario
 from agency.stack import PROJECT_ROOT
@@ -21,6 +22,7 @@ from workflows.models import TERMINAL_PHASES
 TASK_TIMEOUT_S = 300.0
 POLL_S = 1.0
 APPROVAL_REASON = "demo: diff reviewed, tests pass"
+PROVENANCE_WAIT_S = 60.0
 
 
 @dataclass
@@ -30,6 +32,8 @@ class Outcome:
     task: dict[str, Any] | None = None
     failures: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # `GET /tasks/{id}/provenance`: the signed record, verified.
+    provenance: dict[str, Any] | None = None
 
     @property
     def passed(self) -> bool:
@@ -73,10 +77,23 @@ class DemoRunner:
                     f"not finished after {self.task_timeout_s:.0f}s (phase {task.get('phase')})"
                 )
             outcome.failures += scenario.check(task, self.repo, before)
+            if task.get("phase") in TERMINAL_PHASES:
+                self._verify(task_id, outcome)
         except CliError as error:
             problems = "; ".join(f"{p.path}: {p.message}" for p in error.problems)
             outcome.failures.append(f"{error.message}{' — ' + problems if problems else ''}")
         return outcome
+
+    def _verify(self, task_id: str, outcome: Outcome) -> None:
+        # The record is signed as the workflow's last step, just after the final phase.
+        report = fetch_provenance(self.client, task_id, PROVENANCE_WAIT_S)
+        outcome.provenance = report
+        if not report.get("verified"):
+            failed = [c for c in report.get("checks", []) if c.get("status") == "fail"]
+            named = "; ".join(f"{c['name']}: {c['detail']}" for c in failed)
+            outcome.failures.append(f"provenance not verified — {named or 'no checks ran'}")
+        else:
+            self.log(f"  {task_id[:8]} provenance verified (commit {str(report['commit'])[:12]})")
 
     def _follow(self, task_id: str, stop: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
         """Poll until `stop` holds or the task ends (or times out); log phase changes."""

@@ -76,8 +76,8 @@ def request_problems(req: ExecuteRequest) -> list[tuple[tuple[str | int, ...], s
     problems: list[tuple[tuple[str | int, ...], str]] = []
     if problem := run_id_problem(req.run_id):
         problems.append((("body", "run_id"), problem))
-    for name in ("repo", "base_ref", "task_id", "feedback"):
-        if "\0" in getattr(req, name):
+    for name in ("repo", "base_ref", "task_id", "feedback", "patch"):
+        if "\0" in (getattr(req, name) or ""):
             problems.append((("body", name), "must not contain a NUL byte"))
     if req.base_ref.startswith("-"):
         problems.append((("body", "base_ref"), "must not start with '-'"))

@@ -71,8 +71,11 @@ class GroupProcess:
         stderr_path: Path | None,
         cap_bytes: int,
         display_argv: Sequence[str] | None = None,
+        stdin_path: Path | None = None,
     ) -> None:
         self._argv = list(argv)
+        # Standard input from a file (a model-drafted patch); otherwise /dev/null.
+        self._stdin_path = stdin_path
         # What the result reports: the caller's command, not the sandbox wrapper around it.
         self._display = list(display_argv if display_argv is not None else argv)
         self._cwd = cwd
@@ -177,12 +180,15 @@ class GroupProcess:
             err: int | IO[bytes] = subprocess.STDOUT
             if self._stderr_path is not None:
                 err = files.enter_context(self._stderr_path.open("wb"))
+            stdin: int | IO[bytes] = subprocess.DEVNULL
+            if self._stdin_path is not None:
+                stdin = files.enter_context(self._stdin_path.open("rb"))
             # The child keeps its own copies of the descriptors; ours close on return.
             return subprocess.Popen(
                 self._argv,
                 cwd=self._cwd,
                 env=self._env,
-                stdin=subprocess.DEVNULL,
+                stdin=stdin,
                 stdout=out,
                 stderr=err,
                 start_new_session=True,

@@ -20,6 +20,7 @@ from agency.executor.environment import agent_env, gate_env
 from agency.executor.errors import ApplyConflictProblem, Conflict, Invalid, NotFound, Unavailable
 from agency.executor.layout import Layout
 from agency.executor.paths import run_id_problem
+from agency.executor.patching import APPLY_ARGV, APPLY_DISPLAY, write_patch
 from agency.executor.process import GroupProcess
 from agency.executor.sandbox import Sandbox, SandboxUnavailable
 from agency.executor.schemas import (
@@ -169,13 +170,20 @@ class RunManager:
             self._checkpoint(rid)
             self._set_state(record, "running")
             logs = self._layout.run_logs(rid)
+            argv, display, stdin = req.agent.argv, None, None
+            if req.patch is not None:
+                # A model-driven agent: its change is a drafted diff, applied in the sandbox.
+                argv, display = list(APPLY_ARGV), list(APPLY_DISPLAY)
+                stdin = write_patch(self._layout, rid, req.patch)
             record.status.agent = await self._process(
                 record,
-                req.agent.argv,
+                argv,
                 timeout_s=req.agent.timeout_s,
                 env=agent_env(req),
                 stdout=logs / "agent.stdout",
                 stderr=logs / "agent.stderr",
+                display_argv=display,
+                stdin=stdin,
             )
             self._save(record)
             self._checkpoint(rid)
@@ -276,6 +284,8 @@ class RunManager:
         stdout: Path,
         stderr: Path | None,
         cap_bytes: int | None = None,
+        display_argv: list[str] | None = None,
+        stdin: Path | None = None,
     ) -> ProcessResult:
         rid = record.status.run_id
         assert record.workspace is not None
@@ -293,7 +303,8 @@ class RunManager:
             stdout_path=stdout,
             stderr_path=stderr,
             cap_bytes=cap_bytes or self._settings.output_cap_bytes,
-            display_argv=argv,
+            display_argv=display_argv or argv,
+            stdin_path=stdin,
         )
         self._procs[rid] = proc
         try:

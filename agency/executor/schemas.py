@@ -46,6 +46,9 @@ class ExecuteRequest(BaseModel):
     # Network inside the sandbox (the policy may allow it; the executor's own
     # sandbox_network setting also allows it for every run).
     network: bool = False
+    # A model-drafted unified diff. When set, the agent command is `git apply` of this
+    # patch in the sandbox (agency/executor/patching.py), whatever `agent.argv` says.
+    patch: str | None = Field(default=None, max_length=2_000_000)
 
 
 class GatesRequest(BaseModel):

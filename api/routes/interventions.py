@@ -13,8 +13,9 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from agency.db import records
-from api.deps import PrincipalDep, SessionDep, StateDep
+from api.deps import OperatorDep, SessionDep, StateDep
 from api.problems import Problem, conflict, not_found, unavailable
+from api.routes.tasks import TaskId
 from api.schemas import Accepted, GuidanceBody, OverrideBody, ParametersBody, ReasonBody
 from workflows.models import (
     TERMINAL_PHASES,
@@ -30,7 +31,7 @@ log = logging.getLogger("agency.api")
 router = APIRouter(prefix="/api/v1/tasks", tags=["interventions"])
 
 RESPONSES: dict[int | str, dict[str, Any]] = {
-    404: {"model": Problem, "description": "No such task"},
+    404: {"model": Problem, "description": "No such task (or not in the key's tenant)"},
     409: {"model": Problem, "description": "The intervention does not apply now; detail says why"},
     422: {"model": Problem, "description": "Invalid body"},
     503: {"model": Problem, "description": "Temporal is unavailable"},
@@ -38,7 +39,7 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
 UPDATE_TIMEOUT_S = 30.0
 
 
-async def _handle(state: StateDep, session: SessionDep, principal: PrincipalDep, task_id: str):
+async def _handle(state: StateDep, session: SessionDep, principal: OperatorDep, task_id: TaskId):
     row = await records.get_task(session, task_id, tenant=principal.tenant)
     if row is None:
         raise not_found(f"task {task_id}")
@@ -77,8 +78,8 @@ def _simple(name: str) -> Any:
     async def route(
         state: StateDep,
         session: SessionDep,
-        principal: PrincipalDep,
-        task_id: str,
+        principal: OperatorDep,
+        task_id: TaskId,
         body: ReasonBody | None = None,
     ) -> Accepted:
         handle = await _handle(state, session, principal, task_id)
@@ -105,8 +106,8 @@ for _name in ("pause", "resume", "approve", "reject"):
 async def cancel_task(
     state: StateDep,
     session: SessionDep,
-    principal: PrincipalDep,
-    task_id: str,
+    principal: OperatorDep,
+    task_id: TaskId,
     body: ReasonBody | None = None,
 ) -> Accepted:
     """Cancel: the executor kills the agent's process group, the worktree is discarded and
@@ -125,7 +126,11 @@ async def cancel_task(
 
 @router.post("/{task_id}/override", status_code=202, response_model=Accepted, responses=RESPONSES)
 async def override_task(
-    state: StateDep, session: SessionDep, principal: PrincipalDep, task_id: str, body: OverrideBody
+    state: StateDep,
+    session: SessionDep,
+    principal: OperatorDep,
+    task_id: TaskId,
+    body: OverrideBody,
 ) -> Accepted:
     """Replace the council's verdict (at its next decision, or now if a human is awaited)."""
     handle = await _handle(state, session, principal, task_id)
@@ -135,7 +140,11 @@ async def override_task(
 
 @router.post("/{task_id}/guidance", status_code=202, response_model=Accepted, responses=RESPONSES)
 async def guide_task(
-    state: StateDep, session: SessionDep, principal: PrincipalDep, task_id: str, body: GuidanceBody
+    state: StateDep,
+    session: SessionDep,
+    principal: OperatorDep,
+    task_id: TaskId,
+    body: GuidanceBody,
 ) -> Accepted:
     """Free text handed to the agent's next iteration."""
     handle = await _handle(state, session, principal, task_id)
@@ -146,8 +155,8 @@ async def guide_task(
 async def set_parameters(
     state: StateDep,
     session: SessionDep,
-    principal: PrincipalDep,
-    task_id: str,
+    principal: OperatorDep,
+    task_id: TaskId,
     body: ParametersBody,
 ) -> Accepted:
     """Change max_iterations, or make the risk tier more critical (never less)."""

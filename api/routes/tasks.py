@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Header, Path, Query
+from sqlalchemy.exc import IntegrityError
+from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from agency.db import records
+from agency.db.models import Task
 from agency.temporal_client import workflow_id_for
-from api.deps import PrincipalDep, SessionDep, StateDep
+from api import idempotency
+from api.deps import OperatorDep, SessionDep, StateDep, ViewerDep
 from api.problems import FieldProblem, Problem, invalid, not_found, unavailable
-from api.schemas import AuditList, AuditPublic, EventList, TaskEventPublic, TaskList, TaskPublic
+from api.schemas import AuditList, AuditPublic, TaskList, TaskPublic
 from api.submission import parse_submission
 from api.task_views import live_state, task_public
-from council.spec import TaskSpec
-from workflows.models import TaskInput
+from council.models import Judgment
+from council.spec import ExecutionMode, Mode, TaskSpec
+from workflows.models import TERMINAL_PHASES, Phase, TaskInput
 from workflows.task import WORKFLOW_NAME
 
 log = logging.getLogger("agency.api")
@@ -26,18 +33,31 @@ log = logging.getLogger("agency.api")
 router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    404: {"model": Problem, "description": "No such task"},
+    404: {"model": Problem, "description": "No such task (or not in the key's tenant)"},
     422: {"model": Problem, "description": "Invalid request; every problem listed"},
     503: {"model": Problem, "description": "Temporal or the database is unavailable"},
 }
-MAX_BODY_BYTES = 1_000_000
+SUBMIT_ERRORS: dict[int | str, dict[str, Any]] = {
+    409: {
+        "model": Problem,
+        "description": "A request with the same Idempotency-Key is still in progress",
+    },
+    422: {
+        "model": Problem,
+        "description": "Invalid task spec (every problem listed), or an Idempotency-Key "
+        "already used with a different body",
+    },
+    503: ERRORS[503],
+}
+# Task ids are UUIDs; the bound keeps anything longer away from the database.
+TaskId = Annotated[str, Path(min_length=1, max_length=64)]
 
 
 @router.post(
     "",
     status_code=201,
     response_model=TaskPublic,
-    responses=ERRORS,
+    responses=SUBMIT_ERRORS,
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -48,15 +68,64 @@ MAX_BODY_BYTES = 1_000_000
 async def submit_task(
     state: StateDep,
     session: SessionDep,
-    principal: PrincipalDep,
+    principal: OperatorDep,
     body: Annotated[Any, Body()],
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            min_length=1,
+            max_length=idempotency.MAX_KEY_LENGTH,
+            pattern=idempotency.KEY_PATTERN,
+            description="Makes the submission safe to retry: the same key and body answer "
+            "the same task; the same key with another body is refused (422); a repeat "
+            "while the first is still being created gets 409.",
+        ),
+    ] = None,
 ) -> TaskPublic:
+    """Submit a task. The spec is validated in full (every problem listed) before anything
+    is written; the task starts running as soon as it is created."""
     spec = parse_submission(body)
     try:
         client = await state.temporal.client()
     except Exception as err:
         raise unavailable(f"Temporal is unreachable: {type(err).__name__}") from err
-    task_id = str(uuid.uuid4())
+    if idempotency_key is None:
+        return task_public(await _create(state, session, principal, client, spec, None, None))
+    task_id = idempotency.task_id_for(principal.tenant, idempotency_key)
+    digest = idempotency.request_digest(body)
+    # Twice at most: a second round only follows the removal of a dead request's row.
+    for _ in range(2):
+        try:
+            row = await _create(state, session, principal, client, spec, task_id, digest)
+        except (IntegrityError, WorkflowAlreadyStartedError):
+            outcome = await idempotency.resolve_duplicate(
+                session,
+                client,
+                task_id=task_id,
+                tenant=principal.tenant,
+                digest=digest,
+                spec=spec.model_dump(mode="json", by_alias=True),
+            )
+            if isinstance(outcome, idempotency.Retry):
+                continue
+            return task_public(outcome.row)
+        return task_public(row)
+    raise idempotency.in_flight()
+
+
+async def _create(
+    state: StateDep,
+    session: SessionDep,
+    principal: OperatorDep,
+    client: Client,
+    spec: TaskSpec,
+    task_id: str | None,
+    digest: str | None,
+) -> Task:
+    """Insert the task row, then start its workflow; a failed start removes the row.
+    A taken task id raises IntegrityError (row) or WorkflowAlreadyStartedError (workflow)."""
+    task_id = task_id or str(uuid.uuid4())
     workflow_id = workflow_id_for(task_id)
     row = await records.insert_task(
         session,
@@ -73,42 +142,61 @@ async def submit_task(
         tenant=principal.tenant,
     )
     try:
-        handle = await client.start_workflow(
-            WORKFLOW_NAME,
-            TaskInput(
-                task_id=task_id,
-                spec=spec,
-                submitted_by=principal.actor,
-                tenant=principal.tenant,
-                approval_timeout_s=state.settings.approval_timeout_s,
+        handle = await asyncio.wait_for(
+            client.start_workflow(
+                WORKFLOW_NAME,
+                TaskInput(
+                    task_id=task_id,
+                    spec=spec,
+                    submitted_by=principal.actor,
+                    tenant=principal.tenant,
+                    approval_timeout_s=state.settings.approval_timeout_s,
+                ),
+                id=workflow_id,
+                task_queue=state.settings.task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+                memo=idempotency.memo_for(digest),
             ),
-            id=workflow_id,
-            task_queue=state.settings.task_queue,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            timeout=idempotency.START_TIMEOUT_S,
         )
+    except WorkflowAlreadyStartedError:
+        # Only an Idempotency-Key repeat can name a started workflow; the caller resolves
+        # it. The row stays when the workflow is the same request's (same digest).
+        if digest is None:
+            await records.delete_unstarted_task(session, task_id)
+        raise
     except Exception as err:
         # No workflow, no task: remove the row so nothing half-written remains.
         await records.delete_unstarted_task(session, task_id)
         raise unavailable(f"could not start the task workflow: {type(err).__name__}") from err
     row.workflow_run_id = handle.first_execution_run_id or handle.result_run_id
-    return task_public(row)
+    return row
 
 
-@router.get("", response_model=TaskList, responses=ERRORS)
+@router.get("", response_model=TaskList, responses={k: v for k, v in ERRORS.items() if k != 404})
 async def list_tasks(
     session: SessionDep,
-    principal: PrincipalDep,
-    phase: Annotated[str | None, Query(max_length=30)] = None,
-    mode: Annotated[str | None, Query(max_length=20)] = None,
-    execution_mode: Annotated[str | None, Query(max_length=20)] = None,
+    principal: ViewerDep,
+    phase: Annotated[Phase | None, Query()] = None,
+    mode: Annotated[Mode | None, Query()] = None,
+    execution_mode: Annotated[ExecutionMode | None, Query()] = None,
     risk_tier: Annotated[int | None, Query(ge=1, le=3)] = None,
-    q: Annotated[str | None, Query(max_length=200, description="text in the title")] = None,
-    created_after: datetime | None = None,
-    created_before: datetime | None = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    q: Annotated[
+        str | None,
+        Query(max_length=200, description="text in the title, CAWS id or task id"),
+    ] = None,
+    created_after: Annotated[
+        datetime | None, Query(description="created at or after (inclusive)")
+    ] = None,
+    created_before: Annotated[datetime | None, Query(description="created before")] = None,
+    limit: Annotated[int, Query(ge=1, le=200, description="page size (at most 200)")] = 50,
+    cursor: Annotated[
+        str | None, Query(max_length=500, description="next_cursor of the previous page")
+    ] = None,
 ) -> TaskList:
+    """The tenant's tasks, newest first, one page at a time (keyset paging on the
+    projection's indexes: pages stay consistent while tasks are added)."""
     try:
         rows, next_cursor = await records.list_tasks(
             session,
@@ -128,7 +216,7 @@ async def list_tasks(
     return TaskList(items=[task_public(r) for r in rows], next_cursor=next_cursor)
 
 
-async def _row(session: SessionDep, principal: PrincipalDep, task_id: str) -> Any:
+async def _row(session: SessionDep, principal: ViewerDep, task_id: str) -> Any:
     row = await records.get_task(session, task_id, tenant=principal.tenant)
     if row is None:
         raise not_found(f"task {task_id}")
@@ -137,9 +225,13 @@ async def _row(session: SessionDep, principal: PrincipalDep, task_id: str) -> An
 
 @router.get("/{task_id}", response_model=TaskPublic, responses=ERRORS)
 async def get_task(
-    state: StateDep, session: SessionDep, principal: PrincipalDep, task_id: str
+    state: StateDep, session: SessionDep, principal: ViewerDep, task_id: TaskId
 ) -> TaskPublic:
+    """The task's projection; while it runs, merged with the workflow's live state."""
     row = await _row(session, principal, task_id)
+    if row.phase in TERMINAL_PHASES:
+        # Finished: the projection is the whole answer, Temporal need not be asked.
+        return task_public(row)
     try:
         client = await state.temporal.client()
     except Exception:
@@ -147,36 +239,23 @@ async def get_task(
     return task_public(row, await live_state(client, row))
 
 
-@router.get("/{task_id}/events", response_model=EventList, responses=ERRORS)
-async def task_events(
-    session: SessionDep,
-    principal: PrincipalDep,
-    task_id: str,
-    after: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
-) -> EventList:
-    await _row(session, principal, task_id)
-    events = await records.list_events(session, task_id, after_seq=after, limit=limit)
-    return EventList(
-        items=[
-            TaskEventPublic(
-                seq=e.seq,
-                at=e.at,
-                kind=e.kind,
-                phase=e.phase,
-                actor=e.actor,
-                action=e.action,
-                data=e.data,
-            )
-            for e in events
-        ]
-    )
-
-
 @router.get("/{task_id}/audit", response_model=AuditList, responses=ERRORS)
-async def task_audit(session: SessionDep, principal: PrincipalDep, task_id: str) -> AuditList:
+async def task_audit(session: SessionDep, principal: ViewerDep, task_id: TaskId) -> AuditList:
+    """The task's audit trail: who did what, when, with which verdict (append-only)."""
     await _row(session, principal, task_id)
     entries = await records.list_audit(session, task_id)
+    judgments: dict[int, list[Judgment]] = {}
+    for v in await records.list_verdicts(session, task_id):
+        judgments.setdefault(v.seq, []).append(
+            Judgment(
+                judge=v.judge,  # type: ignore[arg-type]
+                verdict=v.verdict,  # type: ignore[arg-type]
+                confidence=v.confidence,
+                violations=v.violations,  # type: ignore[arg-type]
+                rationale=v.rationale,
+                assessment=v.assessment,
+            )
+        )
     return AuditList(
         items=[
             AuditPublic(
@@ -188,6 +267,7 @@ async def task_audit(session: SessionDep, principal: PrincipalDep, task_id: str)
                 verdict=a.verdict,
                 approval_status=a.approval_status,
                 detail=a.detail,
+                judgments=judgments.get(a.seq, []),
             )
             for a in entries
         ]

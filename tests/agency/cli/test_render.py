@@ -85,3 +85,21 @@ def test_audit_table_shows_actor_and_action() -> None:
     ]
     text = rendered(audit_table(entries))
     assert "cli:ada" in text and "approve" in text and "reason=looks good" in text
+
+
+def test_task_view_shows_the_models_assessment_of_a_judgment() -> None:
+    judged = task(
+        verdicts=[
+            {
+                "judge": "quality",
+                "verdict": "pass",
+                "confidence": 0.8,
+                "violations": [],
+                "rationale": "criteria covered",
+                "assessment": "The tests cover A1. VERDICT: pass",
+            }
+        ]
+    )
+    text = rendered(task_view(judged))
+    assert "model: The tests cover A1. VERDICT: pass" in text
+    assert "criteria covered" in text

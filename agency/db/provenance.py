@@ -1,0 +1,57 @@
+"""Signed provenance records: one row per task, pointing at its commit in the provenance
+repository. The JWS is kept here too, so the database and git can be compared."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Text, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import Field, SQLModel
+
+from agency.db.types import UTCDateTime, utcnow
+
+TASK_ID_LENGTH = 64
+
+
+class ProvenanceRecord(SQLModel, table=True):
+    __tablename__ = "provenance_records"
+
+    task_id: str = Field(primary_key=True, max_length=TASK_ID_LENGTH)
+    kid: str = Field(max_length=100)
+    record_sha256: str = Field(max_length=64)
+    jws: str = Field(sa_type=Text)
+    commit: str = Field(max_length=64)
+    path: str = Field(max_length=500)
+    outcome: str | None = Field(default=None, max_length=30)
+    last_seq: int
+    history_events: int
+    signed_at: datetime = Field(sa_type=UTCDateTime())
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
+
+
+async def get_provenance(session: AsyncSession, task_id: str) -> ProvenanceRecord | None:
+    stmt = (
+        select(ProvenanceRecord)
+        .where(ProvenanceRecord.task_id == task_id)
+        .execution_options(populate_existing=True)
+    )
+    return (await session.scalars(stmt)).one_or_none()
+
+
+async def insert_provenance(session: AsyncSession, row: ProvenanceRecord) -> ProvenanceRecord:
+    """Store the task's record and commit; if one is already stored (a retried activity),
+    keep that one and return it: a task has exactly one record."""
+    try:
+        await session.execute(insert(ProvenanceRecord).values(**row.model_dump()))
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+    except BaseException:
+        await session.rollback()
+        raise
+    stored = await get_provenance(session, row.task_id)
+    if stored is None:  # the insert or the conflicting insert left a row; never None
+        raise LookupError(f"no provenance record for {row.task_id}")
+    return stored

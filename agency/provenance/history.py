@@ -1,0 +1,96 @@
+"""What a task's Temporal history says, read without running any workflow code.
+
+A provenance record is signed by an activity while its workflow still runs, so it
+covers a prefix of the history: every event up to and including the scheduling of the
+provenance activity itself. Events are immutable once written, so anyone can fetch the
+history later, cut it at the same event and get the same digest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from workflows.models import RecordInput, TaskInput
+
+PROVENANCE_ACTIVITY = "record_provenance"
+RECORD_ACTIVITY = "record"
+_SCHEDULED = EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+_STARTED = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED
+
+
+class HistoryError(ValueError):
+    """The history is not what a task workflow writes (or not the one a record names)."""
+
+
+def history_digest(events: Sequence[HistoryEvent]) -> str:
+    """SHA-256 over the events' deterministic protobuf encodings, each preceded by its
+    length (8 bytes, big-endian) so that no two event sequences hash alike."""
+    digest = hashlib.sha256()
+    for event in events:
+        data = event.SerializeToString(deterministic=True)
+        digest.update(len(data).to_bytes(8, "big"))
+        digest.update(data)
+    return digest.hexdigest()
+
+
+def provenance_scheduled_event(
+    events: Sequence[HistoryEvent], activity_id: str | None = None
+) -> int | None:
+    """The event id at which the provenance activity (with this activity id, or the last
+    one) was scheduled; None when there is none yet."""
+    found: int | None = None
+    for event in events:
+        if event.event_type != _SCHEDULED:
+            continue
+        attrs = event.activity_task_scheduled_event_attributes
+        if attrs.activity_type.name != PROVENANCE_ACTIVITY:
+            continue
+        if activity_id is None or attrs.activity_id == activity_id:
+            found = event.event_id
+    return found
+
+
+def prefix(events: Sequence[HistoryEvent], last_event_id: int) -> list[HistoryEvent]:
+    return [e for e in events if e.event_id <= last_event_id]
+
+
+@dataclass(frozen=True)
+class HistoryFacts:
+    workflow_id: str
+    run_id: str
+    task: TaskInput
+    # The record activity inputs, in the order the workflow scheduled them.
+    records: list[RecordInput]
+
+
+def facts(history: WorkflowHistory, events: Sequence[HistoryEvent]) -> HistoryFacts:
+    """The task input and every record written, decoded from `events` (a prefix)."""
+    if not events or events[0].event_type != _STARTED:
+        raise HistoryError("the history does not begin with WorkflowExecutionStarted")
+    converter = pydantic_data_converter.payload_converter
+    started = events[0].workflow_execution_started_event_attributes
+    try:
+        (task,) = converter.from_payloads(list(started.input.payloads), [TaskInput])
+    except Exception as err:
+        raise HistoryError(f"the workflow input is not a task input: {err}") from None
+    records: list[RecordInput] = []
+    for event in events:
+        if event.event_type != _SCHEDULED:
+            continue
+        attrs = event.activity_task_scheduled_event_attributes
+        if attrs.activity_type.name != RECORD_ACTIVITY:
+            continue
+        try:
+            (rec,) = converter.from_payloads(list(attrs.input.payloads), [RecordInput])
+        except Exception as err:
+            raise HistoryError(f"event {event.event_id}: unreadable record input: {err}") from None
+        records.append(rec)
+    run_id = started.original_execution_run_id or history.run_id
+    return HistoryFacts(workflow_id=history.workflow_id, run_id=run_id, task=task, records=records)

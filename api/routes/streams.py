@@ -1,0 +1,163 @@
+"""GET /api/v1/tasks/{id}/events: a task's events, as JSON pages or as a live SSE stream.
+
+The stream sends every event with its sequence number as the SSE `id`. A client that
+reconnects with `Last-Event-ID: k` (browsers do this by themselves) gets exactly the
+events after k: events are read from the database, so the resume works across API
+restarts too. When the task has finished and its last event was sent, an `end` event
+closes the stream; reconnecting after that is answered 204 (EventSource stops retrying).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import Response
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from agency.db import records
+from agency.db.models import TaskEvent
+from api.deps import SessionDep, StateDep, ViewerDep
+from api.problems import FieldProblem, Problem, invalid, is_database_unavailable, not_found
+from api.routes.tasks import TaskId
+from api.schemas import EventList, TaskEventPublic
+from api.state import AppState
+from workflows.models import TERMINAL_PHASES
+
+log = logging.getLogger("agency.api")
+
+router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
+
+SSE = "text/event-stream"
+# Sequence numbers are 32-bit in the database.
+MAX_SEQ = 2_147_483_647
+POLL_INTERVAL_S = 0.5
+PING_INTERVAL_S = 15
+# The reconnection delay (ms) the stream asks clients to use.
+RETRY_MS = 1000
+STREAM_PAGE = 500
+
+EVENT_EXAMPLE = (
+    'id: 4\ndata: {"seq": 4, "kind": "transition", "phase": "executing", ...}\n\n'
+    'event: end\ndata: {"phase": "completed", "last_seq": 12}\n\n'
+)
+
+
+def public_event(event: TaskEvent) -> TaskEventPublic:
+    return TaskEventPublic(
+        seq=event.seq,
+        at=event.at,
+        kind=event.kind,
+        phase=event.phase,
+        actor=event.actor,
+        action=event.action,
+        data=event.data,
+    )
+
+
+def wants_stream(request: Request) -> bool:
+    return SSE in request.headers.get("accept", "")
+
+
+def _resume_point(after: int | None, last_event_id: str | None) -> int:
+    if last_event_id is None or not last_event_id.strip():
+        return after or 0
+    text = last_event_id.strip()
+    if not text.isdigit() or int(text) > MAX_SEQ:
+        raise invalid(
+            [FieldProblem(path="Last-Event-ID", message="must be an event sequence number")]
+        )
+    # Whichever of the two is further along wins: never send an event twice.
+    return max(int(text), after or 0)
+
+
+@router.get(
+    "/{task_id}/events",
+    response_model=EventList,
+    responses={
+        200: {
+            "description": "The events after `after` (or `Last-Event-ID`): a JSON page, or "
+            "with `Accept: text/event-stream` a live stream of them",
+            "content": {SSE: {"schema": {"type": "string"}, "example": EVENT_EXAMPLE}},
+        },
+        204: {"description": "Stream requested for a finished task past its last event"},
+        404: {"model": Problem, "description": "No such task (or not in the key's tenant)"},
+        422: {"model": Problem, "description": "Invalid parameter"},
+    },
+)
+async def task_events(
+    request: Request,
+    state: StateDep,
+    session: SessionDep,
+    principal: ViewerDep,
+    task_id: TaskId,
+    after: Annotated[
+        int | None, Query(ge=0, le=MAX_SEQ, description="only events with a larger seq")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1000, description="JSON page size")] = 1000,
+    last_event_id: Annotated[
+        str | None,
+        Header(
+            alias="Last-Event-ID",
+            max_length=20,
+            description="Resume a stream after this seq (sent by EventSource on reconnect)",
+        ),
+    ] = None,
+) -> Any:
+    row = await records.get_task(session, task_id, tenant=principal.tenant)
+    if row is None:
+        raise not_found(f"task {task_id}")
+    start = _resume_point(after, last_event_id)
+    if not wants_stream(request):
+        events = await records.list_events(session, task_id, after_seq=start, limit=limit)
+        return EventList(items=[public_event(e) for e in events])
+    if row.phase in TERMINAL_PHASES and start >= row.last_seq:
+        return Response(status_code=204)
+    # The stream reads with its own short sessions; the request's must not hold a
+    # connection for as long as the client listens.
+    await session.close()
+    return EventSourceResponse(
+        event_stream(state, task_id, start),
+        ping=PING_INTERVAL_S,
+    )
+
+
+async def event_stream(
+    state: AppState, task_id: str, after: int, poll_s: float = POLL_INTERVAL_S
+) -> AsyncIterator[ServerSentEvent]:
+    last = after
+    first = True
+    while True:
+        try:
+            async with state.sessions() as session:
+                events = await records.list_events(
+                    session, task_id, after_seq=last, limit=STREAM_PAGE
+                )
+                row = None if events else await records.get_task(session, task_id)
+        except Exception as err:
+            if not is_database_unavailable(err):
+                raise
+            # The database is away: keep the stream, try again (the client keeps its place).
+            log.info("event stream of %s waits for the database", task_id)
+            await asyncio.sleep(poll_s * 4)
+            continue
+        for event in events:
+            payload = public_event(event).model_dump(mode="json")
+            yield ServerSentEvent(
+                data=json.dumps(payload, separators=(",", ":")),
+                id=str(event.seq),
+                retry=RETRY_MS if first else None,
+            )
+            first = False
+            last = event.seq
+        if events:
+            continue
+        if row is None or (row.phase in TERMINAL_PHASES and last >= row.last_seq):
+            phase = row.phase if row is not None else "deleted"
+            yield ServerSentEvent(event="end", data=json.dumps({"phase": phase, "last_seq": last}))
+            return
+        await asyncio.sleep(poll_s)

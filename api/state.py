@@ -1,0 +1,43 @@
+"""What the lifespan makes for every request: settings, sessions, Temporal, HTTP, limits."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Annotated
+
+import httpx
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from agency.settings import Settings
+from api.ratelimit import RateLimiter
+from api.temporal_gateway import TemporalGateway
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    sessions: async_sessionmaker[AsyncSession]
+    temporal: TemporalGateway
+    http: httpx.AsyncClient
+    limiter: RateLimiter = field(default_factory=RateLimiter)
+    # key id -> monotonic time of the last `last_used_at` write (writes are throttled).
+    key_touched: dict[str, float] = field(default_factory=dict)
+
+
+async def get_state(request: Request) -> AppState:
+    # Async on purpose: FastAPI runs plain `def` dependencies in a worker thread, a thread
+    # hand-off per request for a dictionary lookup.
+    return request.app.state.agency
+
+
+async def get_session(
+    state: Annotated[AppState, Depends(get_state)],
+) -> AsyncIterator[AsyncSession]:
+    async with state.sessions() as session:
+        yield session
+
+
+StateDep = Annotated[AppState, Depends(get_state)]
+SessionDep = Annotated[AsyncSession, Depends(get_session)]

@@ -1,0 +1,117 @@
+"""Request and response shapes of /api/v1/waivers (CAWS waiver vocabulary)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+# The CAWS waiver schema's controlled vocabularies.
+ReasonCode = Literal[
+    "emergency_hotfix",
+    "legacy_integration",
+    "experimental_feature",
+    "third_party_constraint",
+    "performance_critical",
+    "security_patch",
+    "infrastructure_limitation",
+    "architectural_refactor",
+    "other",
+]
+GateName = Literal[
+    "budget_limit",
+    "spec_completeness",
+    "contract_compliance",
+    "coverage_threshold",
+    "mutation_threshold",
+    "security_scan",
+    "accessibility_check",
+    "performance_budget",
+    "scope_boundary",
+]
+WaiverStatus = Literal["proposed", "active", "expired", "revoked"]
+
+
+class WaiverDelta(BaseModel):
+    max_files: int = Field(default=0, ge=0, le=100_000)
+    max_loc: int = Field(default=0, ge=0, le=10_000_000)
+
+
+class WaiverCreate(BaseModel):
+    title: str = Field(min_length=1, max_length=500)
+    reason: str = Field(min_length=10, max_length=4000, description="Why the waiver is needed.")
+    reason_code: ReasonCode
+    gates: list[GateName] = Field(min_length=1, max_length=9)
+    delta: WaiverDelta = Field(default_factory=WaiverDelta, description="Budget raise.")
+    applies_to: list[str] = Field(
+        min_length=1, max_length=50, description="CAWS spec ids the waiver may be used by."
+    )
+    risk_owner: str = Field(min_length=1, max_length=200)
+    risk_tier: int | None = Field(
+        default=None, ge=1, le=3, description="Tier whose approver count applies (default 1)."
+    )
+    expires_at: datetime
+
+    @field_validator("applies_to")
+    @classmethod
+    def _spec_ids(cls, value: list[str]) -> list[str]:
+        cleaned = [v.strip() for v in value]
+        if any(not v or len(v) > 128 for v in cleaned):
+            raise ValueError("each spec id must be 1 to 128 characters")
+        return cleaned
+
+    @field_validator("expires_at")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    @model_validator(mode="after")
+    def _delta_goes_with_budget(self) -> WaiverCreate:
+        raises = self.delta.max_files > 0 or self.delta.max_loc > 0
+        if raises and "budget_limit" not in self.gates:
+            raise ValueError("a budget delta needs the budget_limit gate")
+        if "budget_limit" in self.gates and not raises:
+            raise ValueError("waiving budget_limit needs a delta (max_files or max_loc)")
+        return self
+
+
+class ApproveBody(BaseModel):
+    comment: str = Field(default="", max_length=4000)
+
+
+class RevokeBody(BaseModel):
+    reason: str = Field(min_length=1, max_length=4000)
+
+
+class WaiverApprovalPublic(BaseModel):
+    approver: str
+    approved_at: datetime
+    comment: str
+
+
+class WaiverPublic(BaseModel):
+    id: str
+    title: str
+    reason: str
+    reason_code: str
+    gates: list[str]
+    delta: WaiverDelta
+    applies_to: list[str]
+    risk_owner: str
+    risk_tier: int | None
+    created_by: str
+    status: WaiverStatus
+    created_at: datetime
+    expires_at: datetime
+    activated_at: datetime | None
+    revoked_at: datetime | None
+    revoked_by: str | None
+    revoke_reason: str | None
+    approvals: list[WaiverApprovalPublic]
+    # How many independent approvals the current policy requires to make it active.
+    required_approvals: int
+
+
+class WaiverList(BaseModel):
+    items: list[WaiverPublic]

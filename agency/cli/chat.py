@@ -38,13 +38,15 @@ class ChatConnection:
         self.last_seq = 0
         self._ws: Any = None
 
-    def connect(self, after: int | None = None) -> None:
+    def connect(self, after: int | None = None) -> list[dict[str, Any]]:
+        """Open the socket; print and return the frames it replays before "ready"."""
         from websockets.exceptions import InvalidHandshake, InvalidURI
         from websockets.sync.client import connect
 
         query = f"?after={self.last_seq if after is None else after}"
+        self.close()
         try:
-            self._ws = connect(self._url + query, additional_headers=self._headers)
+            self._ws = connect(self._url + query, additional_headers=self._headers).__enter__()
         except (OSError, InvalidHandshake, InvalidURI) as err:
             raise CliError(
                 f"cannot open the chat WebSocket at {self._url}: {err}",
@@ -52,15 +54,18 @@ class ChatConnection:
                 hint="Start the stack with `agency up`, or point AGENCY_API_URL at a running API.",
             ) from None
         # Frames up to "ready" are the session's history (or what we missed).
+        replayed = []
         while True:
             frame = self._recv(REPLY_TIMEOUT_S)
             if frame.get("type") == "ready":
-                return
+                return replayed
             self._show(frame, history=True)
+            replayed.append(frame)
 
     def close(self) -> None:
         if self._ws is not None:
             self._ws.close()
+            self._ws = None
 
     def ask(self, content: str) -> str:
         """Send one message; print the reply as it streams; return its text."""
@@ -78,7 +83,9 @@ class ChatConnection:
                         raise CliError(str(frame.get("detail")), EXIT_FAILURE)
             except ConnectionClosed:
                 note(f"(connection lost; resuming after frame {self.last_seq})")
-                self.connect()
+                finals = [f for f in self.connect() if f.get("type") == "final"]
+                if finals:  # the reply ended while we were away
+                    return str(finals[-1].get("content", ""))
         raise CliError("the chat connection kept dropping", EXIT_FAILURE)
 
     def _send(self, frame: dict[str, Any]) -> None:

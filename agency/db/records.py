@@ -257,6 +257,8 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
         created, task_id = json.loads(raw)
         if not isinstance(created, str) or not isinstance(task_id, str):
             raise TypeError("cursor fields")
+        if "\x00" in task_id:  # PostgreSQL cannot compare text holding NUL
+            raise TypeError("cursor fields")
         at = datetime.fromisoformat(created)
     except (binascii.Error, UnicodeDecodeError, TypeError, ValueError) as exc:
         raise ValueError("invalid cursor") from exc

@@ -248,6 +248,11 @@ class Engine:
                     return event
         raise InferenceError("generation ended without a result")
 
+    def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
+        """Run `fn` on the inference thread, after the work queued there (for example
+        mlx-lm itself on a loaded model, in a benchmark)."""
+        return self._compute.submit(fn, *args)
+
     async def _on_compute(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.wrap_future(self._compute.submit(fn, *args))
 

@@ -85,3 +85,12 @@ async def test_absurdly_nested_json_is_a_problem(api: ApiUnderTest) -> None:
             path, content=deep, headers={"content-type": "application/json"}
         )
         assert_problem(response, 422)
+
+
+async def test_a_forged_cursor_with_nul_is_refused(api: ApiUnderTest) -> None:
+    import base64
+    import json
+
+    forged = json.dumps(["2025-01-01T00:00:00+00:00", "a\u0000b"]).encode()
+    cursor = base64.urlsafe_b64encode(forged).decode().rstrip("=")
+    assert_problem(await api.http.get(f"/api/v1/tasks?cursor={cursor}"), 422)

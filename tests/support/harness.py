@@ -99,7 +99,8 @@ def executor_service(settings: Settings) -> Iterator[str]:
 
 
 @asynccontextmanager
-async def harness(client: Client, tmp_path: Path) -> AsyncIterator[Harness]:
+async def harness(client: Client, tmp_path: Path, **overrides: object) -> AsyncIterator[Harness]:
+    """`overrides` are Settings fields (e.g. assessments=True) for the worker and executor."""
     data_dir = tmp_path / "agency"
     data_dir.mkdir()
     base = Settings(
@@ -107,7 +108,7 @@ async def harness(client: Client, tmp_path: Path) -> AsyncIterator[Harness]:
         database_url=f"sqlite+aiosqlite:///{data_dir / 'agency.db'}",
         task_queue=f"tq-{uuid.uuid4()}",
         temporal_address=client.service_client.config.target_host,
-    )
+    ).model_copy(update=overrides)
     upgrade_database(base.effective_database_url)
     repo = make_repo(tmp_path / "repo")
     with executor_service(base) as url:

@@ -1,0 +1,198 @@
+"""Inference speed of the default model through our engine, beside mlx-lm called directly
+on the very same loaded weights in the same run, and the cost of a hot swap.
+
+    .venv/bin/python -m bench.inference [--runs 5] [--max-tokens 64]
+
+What is measured (greedy decoding, so both sides produce the same tokens):
+
+- time to first token (TTFT) for a chat prompt of about 30 tokens: from the call to the
+  first generated token (reading the prompt included);
+- prompt tokens/s: prompt tokens / TTFT;
+- generation tokens/s: tokens after the first / the time between the first and the last;
+- total: the whole call.
+Ours is `Engine.stream` (chat template, the inference thread, streaming to an asyncio
+caller); mlx-lm is `mlx_lm.stream_generate` on the engine's own model and tokenizer,
+called on the same thread, with the same prompt tokens. Runs alternate between the two;
+medians are reported. Then a hot swap to the 4-bit model while generations run: the time
+to switch, the load time, and memory (MLX active memory, process RSS) before and after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from agency.inference import ChatMessage, Completion, Engine, Token
+from agency.inference.blas import blas_status, prefer_openblas
+from agency.inference.engine import prompt_tokens
+
+# A prompt that templates to about 30 tokens and is answered at length (so that every
+# run generates the full --max-tokens).
+MESSAGES = [
+    ChatMessage(role="system", content="You are a storyteller."),
+    ChatMessage(role="user", content="Tell a long story about a lighthouse keeper and a whale."),
+]
+
+
+@dataclass
+class Sample:
+    ttft_s: float
+    prompt_tps: float
+    gen_tps: float
+    total_s: float
+    tokens: int
+
+
+def rss_bytes() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+async def ours(engine: Engine, max_tokens: int) -> Sample:
+    started = time.perf_counter()
+    first = last = 0.0
+    n = 0
+    done: Completion | None = None
+    async for event in engine.stream(MESSAGES, max_tokens=max_tokens):
+        now = time.perf_counter()
+        if isinstance(event, Token):
+            n += 1
+            first = first or now
+            last = now
+        else:
+            done = event
+    assert done is not None
+    ttft = first - started
+    return Sample(
+        ttft_s=ttft,
+        prompt_tps=done.prompt_tokens / ttft,
+        gen_tps=(n - 1) / (last - first) if n > 1 else 0.0,
+        total_s=time.perf_counter() - started,
+        tokens=done.generation_tokens,
+    )
+
+
+def direct(model: Any, tokenizer: Any, prompt: list[int], max_tokens: int) -> Sample:
+    from mlx_lm import stream_generate
+
+    started = time.perf_counter()
+    first = last = 0.0
+    n = 0
+    for _ in stream_generate(model, tokenizer, prompt, max_tokens=max_tokens):
+        now = time.perf_counter()
+        n += 1
+        first = first or now
+        last = now
+    ttft = first - started
+    return Sample(
+        ttft_s=ttft,
+        prompt_tps=len(prompt) / ttft,
+        gen_tps=(n - 1) / (last - first) if n > 1 else 0.0,
+        total_s=time.perf_counter() - started,
+        tokens=n,
+    )
+
+
+def median(samples: list[Sample], field: str) -> float:
+    return statistics.median(getattr(s, field) for s in samples)
+
+
+async def swap_cost(engine: Engine, concurrent: int) -> dict[str, float]:
+    import mlx.core as mx
+
+    before_active, before_rss = mx.get_active_memory(), rss_bytes()
+    running = [
+        asyncio.create_task(engine.complete(MESSAGES, max_tokens=8)) for _ in range(concurrent)
+    ]
+    await asyncio.sleep(0.5)
+    report = await engine.swap("smollm2-135m-q4")
+    results = await asyncio.gather(*running)
+    await asyncio.sleep(0.2)  # the old model is freed on the inference thread
+    await engine.complete(MESSAGES, max_tokens=2)
+    after_active, after_rss = mx.get_active_memory(), rss_bytes()
+    back = await engine.swap("smollm2-135m")
+    return {
+        "switch_s": report.switch_s,
+        "load_s": report.load_s,
+        "in_flight": report.previous_in_flight,
+        "completed": sum(1 for r in results if r.generation_tokens > 0),
+        "active_before": before_active,
+        "active_after": after_active,
+        "rss_before": before_rss,
+        "rss_after": after_rss,
+        "back_load_s": back.load_s,
+        "q4_bytes": report.memory_bytes,
+    }
+
+
+async def main(runs: int, max_tokens: int, concurrent: int) -> None:
+    prefer_openblas()
+    engine = Engine()
+    info = await engine.load()
+    loaded = engine.loaded()
+    assert loaded is not None
+    prompt = prompt_tokens(loaded, MESSAGES, max_tokens)
+    run = engine.submit  # mlx-lm runs on the engine's own inference thread
+    # Warm up both paths once.
+    await ours(engine, 4)
+    run(direct, loaded.model, loaded.tokenizer, prompt, 4).result()
+    mine: list[Sample] = []
+    theirs: list[Sample] = []
+    for _ in range(runs):
+        mine.append(await ours(engine, max_tokens))
+        theirs.append(run(direct, loaded.model, loaded.tokenizer, prompt, max_tokens).result())
+    swap = await swap_cost(engine, concurrent)
+    engine.close()
+
+    print(
+        f"Model: {info.name} ({info.precision}, {info.memory_bytes / 2**20:.0f} MiB, "
+        f"loaded in {info.load_s:.2f} s); BLAS: {blas_status()}"
+    )
+    print(
+        f"Prompt: {len(prompt)} tokens; {max_tokens} generated tokens per run; "
+        f"{runs} runs each, medians.\n"
+    )
+    print("| path | TTFT (s) | prompt tok/s | generation tok/s | total (s) |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for name, samples in (("our engine", mine), ("mlx_lm.stream_generate", theirs)):
+        print(
+            f"| {name} | {median(samples, 'ttft_s'):.3f} | {median(samples, 'prompt_tps'):.1f} "
+            f"| {median(samples, 'gen_tps'):.1f} | {median(samples, 'total_s'):.3f} |"
+        )
+    overhead = median(mine, "total_s") / median(theirs, "total_s") - 1
+    print(f"\nOur overhead on the total time: {overhead * 100:+.1f} % (target: at most +10 %)")
+    mib = 2**20
+    print("\n| hot swap (during generations) | value |")
+    print("| --- | ---: |")
+    print(
+        f"| generations running / completed | {swap['in_flight']:.0f} / {swap['completed']:.0f} "
+        f"of {concurrent} |"
+    )
+    print(f"| load of the new model (4-bit) | {swap['load_s']:.2f} s |")
+    print(f"| request to switch (incl. load) | {swap['switch_s']:.2f} s |")
+    print(f"| new model's weights | {swap['q4_bytes'] / mib:.0f} MiB |")
+    print(
+        f"| MLX active memory before / after | {swap['active_before'] / mib:.0f} / "
+        f"{swap['active_after'] / mib:.0f} MiB |"
+    )
+    print(
+        f"| process RSS before / after | {swap['rss_before'] / mib:.0f} / "
+        f"{swap['rss_after'] / mib:.0f} MiB |"
+    )
+    print(f"| swap back to float32 (load) | {swap['back_load_s']:.2f} s |")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--max-tokens", type=int, default=64)
+    parser.add_argument("--concurrent", type=int, default=8)
+    args = parser.parse_args()
+    asyncio.run(main(args.runs, args.max_tokens, args.concurrent))

@@ -1,7 +1,8 @@
 """Inference speed of the default model through our engine, beside mlx-lm called directly
 on the very same loaded weights in the same run, and the cost of a hot swap.
 
-    .venv/bin/python -m bench.inference [--runs 5] [--max-tokens 64]
+    .venv/bin/python -m bench.inference [--runs 5] [--max-tokens 64] [--blas auto]
+                                        [--model smollm2-135m]
 
 What is measured (greedy decoding, so both sides produce the same tokens):
 
@@ -104,7 +105,7 @@ def median(samples: list[Sample], field: str) -> float:
     return statistics.median(getattr(s, field) for s in samples)
 
 
-async def swap_cost(engine: Engine, concurrent: int) -> dict[str, float]:
+async def swap_cost(engine: Engine, concurrent: int, model: str, other: str) -> dict[str, float]:
     import mlx.core as mx
 
     before_active, before_rss = mx.get_active_memory(), rss_bytes()
@@ -112,12 +113,12 @@ async def swap_cost(engine: Engine, concurrent: int) -> dict[str, float]:
         asyncio.create_task(engine.complete(MESSAGES, max_tokens=8)) for _ in range(concurrent)
     ]
     await asyncio.sleep(0.5)
-    report = await engine.swap("smollm2-135m-q4")
+    report = await engine.swap(other)
     results = await asyncio.gather(*running)
     await asyncio.sleep(0.2)  # the old model is freed on the inference thread
     await engine.complete(MESSAGES, max_tokens=2)
     after_active, after_rss = mx.get_active_memory(), rss_bytes()
-    back = await engine.swap("smollm2-135m")
+    back = await engine.swap(model)
     return {
         "switch_s": report.switch_s,
         "load_s": report.load_s,
@@ -132,10 +133,10 @@ async def swap_cost(engine: Engine, concurrent: int) -> dict[str, float]:
     }
 
 
-async def main(runs: int, max_tokens: int, concurrent: int) -> None:
-    prefer_openblas()
+async def main(runs: int, max_tokens: int, concurrent: int, blas: str, model: str) -> None:
+    prefer_openblas(blas)
     engine = Engine()
-    info = await engine.load()
+    info = await engine.load(model)
     loaded = engine.loaded()
     assert loaded is not None
     prompt = prompt_tokens(loaded, MESSAGES, max_tokens)
@@ -148,7 +149,8 @@ async def main(runs: int, max_tokens: int, concurrent: int) -> None:
     for _ in range(runs):
         mine.append(await ours(engine, max_tokens))
         theirs.append(run(direct, loaded.model, loaded.tokenizer, prompt, max_tokens).result())
-    swap = await swap_cost(engine, concurrent)
+    other = "smollm2-135m" if model == "smollm2-135m-q4" else "smollm2-135m-q4"
+    swap = await swap_cost(engine, concurrent, info.name, other)
     engine.close()
 
     print(
@@ -175,7 +177,7 @@ async def main(runs: int, max_tokens: int, concurrent: int) -> None:
         f"| generations running / completed | {swap['in_flight']:.0f} / {swap['completed']:.0f} "
         f"of {concurrent} |"
     )
-    print(f"| load of the new model (4-bit) | {swap['load_s']:.2f} s |")
+    print(f"| load of the new model ({other}) | {swap['load_s']:.2f} s |")
     print(f"| request to switch (incl. load) | {swap['switch_s']:.2f} s |")
     print(f"| new model's weights | {swap['q4_bytes'] / mib:.0f} MiB |")
     print(
@@ -186,7 +188,7 @@ async def main(runs: int, max_tokens: int, concurrent: int) -> None:
         f"| process RSS before / after | {swap['rss_before'] / mib:.0f} / "
         f"{swap['rss_after'] / mib:.0f} MiB |"
     )
-    print(f"| swap back to float32 (load) | {swap['back_load_s']:.2f} s |")
+    print(f"| swap back to {info.name} (load) | {swap['back_load_s']:.2f} s |")
 
 
 if __name__ == "__main__":
@@ -194,5 +196,9 @@ if __name__ == "__main__":
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--max-tokens", type=int, default=64)
     parser.add_argument("--concurrent", type=int, default=8)
+    parser.add_argument(
+        "--blas", default="auto", help="auto | openblas | none (see agency/inference/blas.py)"
+    )
+    parser.add_argument("--model", default="smollm2-135m", help="e.g. smollm2-135m-q4")
     args = parser.parse_args()
-    asyncio.run(main(args.runs, args.max_tokens, args.concurrent))
+    asyncio.run(main(args.runs, args.max_tokens, args.concurrent, args.blas, args.model))

@@ -19,8 +19,8 @@ from agency.executor.apply import ApplyConflict, ApplyPlan, ApplyRefused, apply_
 from agency.executor.environment import agent_env, gate_env
 from agency.executor.errors import ApplyConflictProblem, Conflict, Invalid, NotFound, Unavailable
 from agency.executor.layout import Layout
-from agency.executor.paths import run_id_problem
 from agency.executor.patching import APPLY_ARGV, APPLY_DISPLAY, write_patch
+from agency.executor.paths import run_id_problem
 from agency.executor.process import GroupProcess
 from agency.executor.sandbox import Sandbox, SandboxUnavailable
 from agency.executor.schemas import (

@@ -146,18 +146,31 @@ def _cache_dir() -> Path:
     return Path(base) / "agency"
 
 
+def _private(path: Path) -> bool:
+    """Owned by us and writable by nobody else."""
+    st = path.stat()
+    return st.st_uid == os.getuid() and not st.st_mode & 0o022
+
+
 def _built_shim() -> Path | None:
     """The compiled shim, built on first use (keyed by its source)."""
     digest = hashlib.sha256(SHIM_SOURCE.encode()).hexdigest()[:16]
     for directory in (_cache_dir(), Path(tempfile.gettempdir()) / f"agency-{os.getuid()}"):
         library = directory / f"libagency-sgemv-{digest}.so"
+        try:
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError:
+            continue
+        if not _private(directory):
+            continue  # a library others can write to is never loaded
         if library.is_file():
-            return library
+            if _private(library):
+                return library
+            continue
         compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
         if compiler is None:
             return None
         try:
-            directory.mkdir(parents=True, exist_ok=True)
             with tempfile.TemporaryDirectory(dir=directory) as scratch:
                 source = Path(scratch) / "shim.c"
                 source.write_text(SHIM_SOURCE)

@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 from agency.inference.blas import prefer_openblas
 from agency.inference.catalog import DEFAULT_MODEL, Catalog, ModelSource, Precision
 from agency.inference.errors import EngineClosed, InferenceError, ModelNotFound, PromptTooLong
-from agency.inference.job import GenerationJob
+from agency.inference.job import GenerationJob, Step, Summary, TokenStream
 from agency.inference.loading import LoadedModel, free, load_source
 from agency.inference.threads import mlx_thread
 from agency.inference.types import ChatMessage, Completion, ModelInfo, SwapReport, Token
@@ -152,7 +152,8 @@ class Engine:
                 future = self._loader.submit(self._load_blocking, source)
                 self._loading[name] = future
                 future.add_done_callback(lambda f: self._loaded(name, f))
-        return await asyncio.wrap_future(future)
+        # Shielded: a waiter that gives up must not cancel a load others wait for.
+        return await asyncio.shield(asyncio.wrap_future(future))
 
     def _load_blocking(self, source: ModelSource) -> LoadedModel:
         prefer_openblas(self._blas)  # before the first `import mlx.core` of the process
@@ -161,7 +162,7 @@ class Engine:
     def _loaded(self, name: str, future: Future[LoadedModel]) -> None:
         with self._lock:
             self._loading.pop(name, None)
-            if future.exception() is None:
+            if not future.cancelled() and future.exception() is None:
                 self._resident[name] = future.result()
 
     # ------------------------------------------------------------------ leases
@@ -209,36 +210,52 @@ class Engine:
         limit = max(1, max_tokens or self.max_tokens)
         deadline = started + (timeout_s or self.timeout_s)
         loaded = await self._acquire(model)
-        job: GenerationJob | None = None
+        loop = asyncio.get_running_loop()
+        steps: asyncio.Queue[Step | BaseException] = asyncio.Queue()
+
+        def sink(item: Step | BaseException) -> None:
+            loop.call_soon_threadsafe(steps.put_nowait, item)
+
+        def start() -> None:
+            # On the inference thread: template, tokenize, then stream from the next round.
+            try:
+                prompt = prompt_tokens(loaded, messages, limit)
+                job = GenerationJob(
+                    loaded, prompt, limit, temperature, started=started, deadline=deadline
+                )
+            except Exception as err:
+                sink(err)
+                return
+            handle.append(TokenStream(job, sink))
+            self._compute.add_stream(handle[0])
+
+        handle: list[TokenStream] = []
+        self._compute.submit(start)
+        summary: Summary | None = None
         try:
-            prompt = await self._on_compute(prompt_tokens, loaded, messages, limit)
-            job = await self._on_compute(GenerationJob, loaded, prompt, limit, temperature)
-            job.started = started
-            while True:
-                step = await self._on_compute(job.step)
-                if not step.finished and time.perf_counter() >= deadline:
-                    tail = await self._on_compute(job.stop, "deadline")
-                    step = type(step)(step.text + tail.text, True)
-                if step.text:
-                    yield Token(text=step.text)
-                if step.finished:
-                    break
-            ttft, prompt_tps, gen_tps = job.rates()
+            while summary is None:
+                item = await steps.get()
+                if isinstance(item, BaseException):
+                    raise item
+                if item.text:
+                    yield Token(text=item.text)
+                summary = item.summary
             yield Completion(
-                text=job.text,
+                text=summary.text,
                 model=loaded.name,
-                finish_reason=job.finish_reason or "length",
-                prompt_tokens=job.prompt_tokens,
-                generation_tokens=job.tokens,
-                ttft_s=round(ttft, 4),
-                prompt_tps=round(prompt_tps, 2),
-                generation_tps=round(gen_tps, 2),
+                finish_reason=summary.finish_reason,
+                prompt_tokens=summary.prompt_tokens,
+                generation_tokens=summary.generation_tokens,
+                ttft_s=round(summary.ttft_s, 4),
+                prompt_tps=round(summary.prompt_tps, 2),
+                generation_tps=round(summary.generation_tps, 2),
                 total_s=round(time.perf_counter() - started, 4),
             )
         finally:
-            if job is not None and job.finish_reason is None:
-                # The consumer went away mid-generation: drop its cache on the thread.
-                self._compute.submit(job.close)
+            if summary is None:
+                # The consumer went away mid-generation: the thread drops the job (and its
+                # cache) at its next round; a job not started yet is dropped when it is.
+                self._compute.submit(_cancel, handle)
             self._release(loaded)
 
     async def complete(self, messages: list[ChatMessage], **options: Any) -> Completion:
@@ -273,6 +290,11 @@ class Engine:
                 self._compute.submit(free, loaded)
         # A process that exits while MLX is mid-computation may abort: let it finish.
         self._compute.drain(timeout_s)
+
+
+def _cancel(handle: list[TokenStream]) -> None:
+    for stream in handle:
+        stream.cancelled = True
 
 
 def prompt_tokens(loaded: LoadedModel, messages: list[ChatMessage], max_tokens: int) -> list[int]:

@@ -27,6 +27,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from agency.db.models import AuditEntry, Executor, Task, TaskEvent, VerdictRecord
 from agency.db.types import utcnow
+from council.spec import TaskSpec
 from workflows.models import ProjectionPatch, RecordInput
 
 # Read options for every query: a row already in the session is overwritten by what the
@@ -93,6 +94,32 @@ async def insert_task(
     if stored is None:
         raise UnknownTaskError(task_id)
     return stored
+
+
+async def insert_spec_task(
+    session: AsyncSession,
+    spec: TaskSpec,
+    *,
+    task_id: str,
+    workflow_id: str,
+    submitted_by: str,
+    tenant: str,
+) -> Task:
+    """insert_task with the projection's fields taken from a validated task spec."""
+    return await insert_task(
+        session,
+        task_id=task_id,
+        caws_id=spec.id,
+        title=spec.title,
+        risk_tier=spec.risk_tier,
+        mode=spec.mode,
+        execution_mode=spec.execution_mode,
+        max_iterations=spec.max_iterations,
+        workflow_id=workflow_id,
+        spec=spec.model_dump(mode="json", by_alias=True),
+        submitted_by=submitted_by,
+        tenant=tenant,
+    )
 
 
 async def delete_unstarted_task(session: AsyncSession, task_id: str) -> None:
@@ -391,7 +418,7 @@ async def upsert_executor(
     elif dialect == "sqlite":
         stmt = sqlite_insert(Executor).values(**values)
     else:
-        raise NotImplementedError(f"upsert_executor does not support {dialect}")
+        raise ValueError(f"unsupported database {dialect!r}: use SQLite or PostgreSQL")
     changed = {k: stmt.excluded[k] for k in ("status", "sandbox", "active_runs", "last_seen")}
     await session.execute(stmt.on_conflict_do_update(index_elements=["url"], set_=changed))
     await session.commit()

@@ -127,17 +127,11 @@ async def _create(
     A taken task id raises IntegrityError (row) or WorkflowAlreadyStartedError (workflow)."""
     task_id = task_id or str(uuid.uuid4())
     workflow_id = workflow_id_for(task_id)
-    row = await records.insert_task(
+    row = await records.insert_spec_task(
         session,
+        spec,
         task_id=task_id,
-        caws_id=spec.id,
-        title=spec.title,
-        risk_tier=spec.risk_tier,
-        mode=spec.mode,
-        execution_mode=spec.execution_mode,
-        max_iterations=spec.max_iterations,
         workflow_id=workflow_id,
-        spec=spec.model_dump(mode="json", by_alias=True),
         submitted_by=principal.actor,
         tenant=principal.tenant,
     )

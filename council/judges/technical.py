@@ -35,7 +35,7 @@ SECRET_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         ),
     ),
 )
-PLACEHOLDER_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+UNFINISHED_MARKERS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("a placeholder marker", re.compile(r"\b(?:T[O]DO|F[I]XME|X[X]X|H[A]CK)\b")),
     ("an unimplemented stub", re.compile(r"\braise\s+Not[I]mplemented(?:Error)?\b")),
     ("a commented 'pass' stub", re.compile(r"^\s*pass\s*#")),
@@ -122,7 +122,7 @@ def _scan(ctx: JudgeContext) -> list[Violation]:
     for raw_path, lines in sorted(ctx.evidence.added_lines.items()):
         path = normalize(raw_path)
         out += _matches(path, lines, SECRET_PATTERNS, "secret_added", "critical")
-        out += _matches(path, lines, PLACEHOLDER_PATTERNS, "placeholder_added", "medium")
+        out += _matches(path, lines, UNFINISHED_MARKERS, "placeholder_added", "medium")
         out += _determinism(path, lines)
     return out
 

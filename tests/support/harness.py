@@ -58,17 +58,11 @@ class Harness:
         engine = make_engine(self.settings.effective_database_url)
         try:
             async with session_maker(engine)() as session:
-                await records.insert_task(
+                await records.insert_spec_task(
                     session,
+                    spec,  # type: ignore[arg-type]
                     task_id=task_id,
-                    caws_id=spec.id,
-                    title=spec.title,  # type: ignore[attr-defined]
-                    risk_tier=spec.risk_tier,
-                    mode=spec.mode,  # type: ignore[attr-defined]
-                    execution_mode=spec.execution_mode,  # type: ignore[attr-defined]
-                    max_iterations=spec.max_iterations,  # type: ignore[attr-defined]
                     workflow_id=f"task-{task_id}",
-                    spec=spec.model_dump(mode="json", by_alias=True),  # type: ignore[attr-defined]
                     submitted_by="tester",
                     tenant="default",
                 )

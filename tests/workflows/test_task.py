@@ -36,6 +36,15 @@ async def wait_phase(handle: WorkflowHandle, phase: str, within: float = 30.0) -
     await wait_for(reached, within)
 
 
+def scripted_agent(scenario: str, timeout_s: int = 60, **env: str) -> dict[str, object]:
+    """The repository's scripted agent (tests/support/repos.py) playing `scenario`."""
+    return {
+        "argv": ["python3", "tools/agent.py"],
+        "timeout_s": timeout_s,
+        "env": {"AGENT_SCENARIO": scenario, **env},
+    }
+
+
 def agent_stdout(h: Harness, handle: WorkflowHandle) -> Path:
     """The executor's log of the first iteration's agent output (it prints progress)."""
     run_id = f"{handle.result_run_id}-execute-1"
@@ -78,14 +87,7 @@ async def test_pause_suspends_the_agent_and_resume_continues(
 ) -> None:
     async with harness(dev_env.client, tmp_path) as h:
         handle = await h.start(
-            agent={
-                "argv": ["python3", "tools/agent.py"],
-                "timeout_s": 120,
-                "env": {
-                    "AGENT_SCENARIO": "slow",
-                    "AGENT_SECONDS": "4",
-                },
-            },
+            agent=scripted_agent("slow", timeout_s=120, AGENT_SECONDS="4"),
         )
         progress = agent_stdout(h, handle)
         await wait_for(lambda: _async(lines(progress) >= 3))
@@ -118,14 +120,7 @@ async def test_resume_when_not_paused_is_refused_with_the_reason(
 ) -> None:
     async with harness(dev_env.client, tmp_path) as h:
         handle = await h.start(
-            agent={
-                "argv": ["python3", "tools/agent.py"],
-                "timeout_s": 120,
-                "env": {
-                    "AGENT_SCENARIO": "slow",
-                    "AGENT_SECONDS": "2",
-                },
-            },
+            agent=scripted_agent("slow", timeout_s=120, AGENT_SECONDS="2"),
         )
         from temporalio.client import WorkflowUpdateFailedError
 
@@ -143,14 +138,7 @@ async def test_cancel_kills_the_agent_and_audits_canceled(
     async with harness(dev_env.client, tmp_path) as h:
         head = git(h.repo, "rev-parse", "main")
         handle = await h.start(
-            agent={
-                "argv": ["python3", "tools/agent.py"],
-                "timeout_s": 120,
-                "env": {
-                    "AGENT_SCENARIO": "slow",
-                    "AGENT_SECONDS": "60",
-                },
-            },
+            agent=scripted_agent("slow", timeout_s=120, AGENT_SECONDS="60"),
         )
         progress = agent_stdout(h, handle)
         await wait_for(lambda: _async(lines(progress) >= 3))
@@ -173,15 +161,7 @@ async def test_override_replaces_a_council_veto(
 ) -> None:
     async with harness(dev_env.client, tmp_path) as h:
         handle = await h.start(
-            agent={
-                "argv": ["python3", "tools/agent.py"],
-                "timeout_s": 120,
-                "env": {
-                    "AGENT_SCENARIO": "slow",
-                    "AGENT_SECONDS": "2",
-                    "AGENT_ALSO_DOCS": "1",
-                },
-            },
+            agent=scripted_agent("slow", timeout_s=120, AGENT_SECONDS="2", AGENT_ALSO_DOCS="1"),
         )
         progress = agent_stdout(h, handle)
         await wait_for(lambda: _async(lines(progress) >= 1))
@@ -206,11 +186,7 @@ async def test_out_of_scope_change_is_vetoed_and_not_applied(
     async with harness(dev_env.client, tmp_path) as h:
         head = git(h.repo, "rev-parse", "main")
         handle = await h.start(
-            agent={
-                "argv": ["python3", "tools/agent.py"],
-                "timeout_s": 60,
-                "env": {"AGENT_SCENARIO": "out_of_scope"},
-            },
+            agent=scripted_agent("out_of_scope", timeout_s=60),
         )
         result = await handle.result()
         assert result.phase == "rejected"
@@ -227,11 +203,7 @@ async def test_refine_loop_feeds_back_and_succeeds(
 ) -> None:
     async with harness(dev_env.client, tmp_path) as h:
         handle = await h.start(
-            agent={
-                "argv": ["python3", "tools/agent.py"],
-                "timeout_s": 60,
-                "env": {"AGENT_SCENARIO": "refine"},
-            },
+            agent=scripted_agent("refine", timeout_s=60),
             max_iterations=3,
         )
         result = await handle.result()
@@ -267,11 +239,7 @@ async def test_the_temporal_cli_pauses_and_resumes_like_the_api(
 
     async with harness(dev_env.client, tmp_path) as h:
         handle = await h.start(
-            agent={
-                "argv": ["python3", "tools/agent.py"],
-                "timeout_s": 120,
-                "env": {"AGENT_SCENARIO": "slow", "AGENT_SECONDS": "3"},
-            },
+            agent=scripted_agent("slow", timeout_s=120, AGENT_SECONDS="3"),
         )
         progress = agent_stdout(h, handle)
         await wait_for(lambda: _async(lines(progress) >= 2))
@@ -319,7 +287,7 @@ async def test_an_approved_change_of_nothing_completes_without_a_commit(
         head = git(h.repo, "rev-parse", "main")
         handle = await h.start(
             mode="chore",
-            agent={"argv": ["python3", "tools/agent.py"], "env": {"AGENT_SCENARIO": "noop"}},
+            agent=scripted_agent("noop"),
         )
         result = await handle.result()
         assert result.phase == "completed", result.error

@@ -173,7 +173,7 @@ def test_non_placeholders_pass(line: str) -> None:
 
 
 def test_council_source_carries_no_markers_of_its_own() -> None:
-    marker = technical.PLACEHOLDER_PATTERNS[0][1]
+    marker = technical.UNFINISHED_MARKERS[0][1]
     for path in COUNCIL_DIR.rglob("*.py"):
         text = path.read_text(encoding="utf-8")
         assert not marker.search(text), path

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from agency.executor.client import ExecutorError
 from temporalio.exceptions import ApplicationError
 
+from agency.executor.client import ExecutorError
 from workflows import activity_options as opts
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from agency.db.records import apply_record
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
+from agency.db.records import apply_record
 from workflows.models import RecordInput
 
 

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from temporalio.client import Client
 
 from agency.db.engine import make_engine, session_maker
+from agency.db.reads import make_reader
 from agency.inference.chat import ChatService
 from agency.inference.shared import shared_engine
 from agency.settings import Settings
@@ -30,10 +31,12 @@ def create_app(settings: Settings, temporal_client: Client | None = None) -> Fas
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings.effective_database_url)
+        reader = make_reader(settings.effective_database_url)
         async with httpx.AsyncClient() as http:
             app.state.agency = AppState(
                 settings=settings,
                 sessions=session_maker(engine),
+                reader=reader,
                 temporal=TemporalGateway(settings, temporal_client),
                 http=http,
                 limiter=RateLimiter.from_settings(settings),
@@ -47,6 +50,7 @@ def create_app(settings: Settings, temporal_client: Client | None = None) -> Fas
                 yield
             finally:
                 await app.state.chat.close()
+                await reader.close()
                 await engine.dispose()
 
     app = FastAPI(

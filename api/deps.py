@@ -21,7 +21,15 @@ from starlette.requests import HTTPConnection
 from agency.inference import Engine
 from agency.inference.chat import ChatService
 from api.auth import Principal, require_admin, require_operator, require_viewer
-from api.state import AppState, SessionDep, StateDep, get_session, get_state
+from api.state import (
+    AppState,
+    ReaderDep,
+    SessionDep,
+    StateDep,
+    get_reader,
+    get_session,
+    get_state,
+)
 
 ViewerDep = Annotated[Principal, Depends(require_viewer)]
 OperatorDep = Annotated[Principal, Depends(require_operator)]
@@ -50,11 +58,13 @@ __all__ = [
     "OperatorDep",
     "Principal",
     "PrincipalDep",
+    "ReaderDep",
     "SessionDep",
     "StateDep",
     "ViewerDep",
     "get_chat",
     "get_engine",
+    "get_reader",
     "get_session",
     "get_state",
 ]

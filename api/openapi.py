@@ -4,8 +4,9 @@ FastAPI documents what a route declares. The answers that come from the machiner
 routes are added here, for every route alike (including routes added later), from what
 the route depends on:
 
-- authenticated routes (ViewerDep/OperatorDep/AdminDep): 401, 429 and 503 (the key is
-  checked in the database), 403 when the role is above viewer, and the `RateLimit` and
+- authenticated routes (ViewerDep/OperatorDep/AdminDep): their security schemes (a key
+  as a bearer token or in `X-API-Key`), 401, 429 and 503 (the key is checked in the
+  database), 403 when the role is above viewer, and the `RateLimit` and
   `RateLimit-Policy` headers on their answers;
 - routes with a body: 413; routes with parameters or a body: 422; routes with a path
   parameter: 404.
@@ -24,6 +25,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
 from agency.db.keys import ROLE_RANK
+from api.auth import SECURITY_SCHEMES
 from api.problems import PROBLEM_JSON, Problem
 
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
@@ -124,6 +126,7 @@ def _complete(operation: dict[str, Any], method: str, path: str, role: str | Non
         for code, response in responses.items():
             if code.startswith("2"):
                 response.setdefault("headers", {}).update(RATE_HEADERS)
+        operation["security"] = [{name: []} for name in SECURITY_SCHEMES]
         operation["x-required-role"] = role
 
 
@@ -153,6 +156,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     for name, definition in schemas["Problem"].pop("$defs", {}).items():
         schemas.setdefault(name, definition)
     components.setdefault("headers", {}).update(HEADERS)
+    components.setdefault("securitySchemes", {}).update(SECURITY_SCHEMES)
     for route in _api_routes(app):
         if not route.include_in_schema:
             continue

@@ -10,8 +10,10 @@ import httpx
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from agency.db.reads import Reader
 from agency.settings import Settings
 from api.ratelimit import RateLimiter
+from api.task_json import TaskJson
 from api.temporal_gateway import TemporalGateway
 
 
@@ -19,9 +21,13 @@ from api.temporal_gateway import TemporalGateway
 class AppState:
     settings: Settings
     sessions: async_sessionmaker[AsyncSession]
+    # Reads on the request path (keys, tasks, pages): agency.db.reads says why.
+    reader: Reader
     temporal: TemporalGateway
     http: httpx.AsyncClient
     limiter: RateLimiter = field(default_factory=RateLimiter)
+    # Serialized task answers, keyed by row content (api.task_json).
+    task_json: TaskJson = field(default_factory=TaskJson)
     # key id -> monotonic time of the last `last_used_at` write (writes are throttled).
     key_touched: dict[str, float] = field(default_factory=dict)
 
@@ -39,5 +45,11 @@ async def get_session(
         yield session
 
 
+async def get_reader(request: Request) -> Reader:
+    # From the request itself, not via get_state: one dependency fewer to resolve.
+    return request.app.state.agency.reader  # type: ignore[no-any-return]
+
+
 StateDep = Annotated[AppState, Depends(get_state)]
+ReaderDep = Annotated[Reader, Depends(get_reader)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
+from sqlalchemy import Row
 from temporalio.client import Client
 
 from agency.db.models import Task
@@ -43,8 +45,10 @@ def task_public(row: Task, live: TaskState | None = None) -> TaskPublic:
         submitted_by=row.submitted_by,
         spec=row.spec,
     )
-    if live is None:
-        return public
+    return public if live is None else with_live_state(public, live)
+
+
+def with_live_state(public: TaskPublic, live: TaskState) -> TaskPublic:
     # The live query is ahead of the projection (records are written after the fact).
     return public.model_copy(
         update={
@@ -65,7 +69,7 @@ def task_public(row: Task, live: TaskState | None = None) -> TaskPublic:
     )
 
 
-async def live_state(client: Client | None, row: Task) -> TaskState | None:
+async def live_state(client: Client | None, row: Task | Row[Any]) -> TaskState | None:
     """The workflow's `state` query, or None when finished or Temporal is unreachable."""
     if client is None or row.phase in TERMINAL_PHASES:
         return None

@@ -10,6 +10,7 @@ from agency.db.migrate import (
     upgrade_database_async,
 )
 from agency.db.models import AuditEntry, Executor, Task, TaskEvent, VerdictRecord
+from agency.db.reads import Reader, make_reader
 from agency.db.records import (
     UnknownTaskError,
     apply_record,
@@ -22,12 +23,14 @@ from agency.db.records import (
     list_verdicts,
     ping,
     projection_changes,
+    read_task,
     upsert_executor,
 )
 
 __all__ = [
     "AuditEntry",
     "Executor",
+    "Reader",
     "Task",
     "TaskEvent",
     "UnknownTaskError",
@@ -45,8 +48,10 @@ __all__ = [
     "list_tasks",
     "list_verdicts",
     "make_engine",
+    "make_reader",
     "ping",
     "projection_changes",
+    "read_task",
     "session_maker",
     "upgrade_database",
     "upgrade_database_async",

@@ -15,13 +15,14 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
-from sqlalchemy import Index, func, insert, select, update
+from sqlalchemy import Index, Row, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
+from agency.db.reads import Reader
 from agency.db.types import UTCDateTime, utcnow
 
 Role = Literal["viewer", "operator", "admin"]
@@ -80,7 +81,7 @@ def parse_key_id(raw: str) -> str | None:
     return match.group(1) if match else None
 
 
-def matches(row: ApiKey, raw: str) -> bool:
+def matches(row: ApiKey | Row[Any], raw: str) -> bool:
     return hmac.compare_digest(row.hash, digest(raw))
 
 
@@ -122,13 +123,18 @@ async def get_key(session: AsyncSession, key_id: str) -> ApiKey | None:
     return (await session.scalars(stmt)).one_or_none()
 
 
-async def verify(session: AsyncSession, raw: str) -> ApiKey | None:
-    """The active key `raw` is, or None (malformed, unknown, wrong secret or revoked)."""
+KEY_BY_ID = select(ApiKey).where(ApiKey.id == bindparam("key_id"))
+
+
+async def verify(reader: Reader, raw: str) -> Row[Any] | None:
+    """The active key `raw` is (a row of api_keys), or None (malformed, unknown, wrong
+    secret or revoked). Runs on every request, hence the reader (agency.db.reads); it
+    reads the row each time, so a revocation holds from the next request on."""
     key_id = parse_key_id(raw)
     if key_id is None:
         return None
-    row = await get_key(session, key_id)
-    if row is None or not matches(row, raw) or not row.active:
+    row = await reader.one(KEY_BY_ID, {"key_id": key_id})
+    if row is None or not matches(row, raw) or row.revoked_at is not None:
         return None
     return row
 

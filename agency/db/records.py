@@ -17,7 +17,22 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, delete, exists, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Select,
+    Text,
+    and_,
+    bindparam,
+    case,
+    cast,
+    delete,
+    exists,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy import text as sql_text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -26,6 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from agency.db.models import AuditEntry, Executor, Task, TaskEvent, VerdictRecord
+from agency.db.reads import Reader
 from agency.db.types import utcnow
 from council.spec import TaskSpec
 from workflows.models import ProjectionPatch, RecordInput
@@ -133,12 +149,36 @@ async def delete_unstarted_task(session: AsyncSession, task_id: str) -> None:
         raise
 
 
+def _task_query(task_id: str, tenant: str | None) -> Select[tuple[Task]]:
+    stmt = select(Task).where(Task.id == task_id)
+    return stmt if tenant is None else stmt.where(Task.tenant == tenant)
+
+
 async def get_task(session: AsyncSession, task_id: str, tenant: str | None = None) -> Task | None:
     """The task, or None if it does not exist or belongs to another tenant than `tenant`."""
-    stmt = select(Task).where(Task.id == task_id).execution_options(**FRESH)
-    if tenant is not None:
-        stmt = stmt.where(Task.tenant == tenant)
+    stmt = _task_query(task_id, tenant).execution_options(**FRESH)
     return (await session.scalars(stmt)).one_or_none()
+
+
+# The columns of a task row on the request path: every column, the JSON ones as the text
+# stored (`spec_json`, `verdicts_json`). Such a row is hashable and complete, so the API
+# can keep each row's serialized answer keyed by the row itself (api.task_json), and a
+# row read again unchanged costs no JSON decoding.
+JSON_COLUMNS = ("spec", "verdicts")
+TASK_ROW = tuple(
+    cast(column, Text).label(f"{column.name}_json") if column.name in JSON_COLUMNS else column
+    for column in Task.__table__.c
+)
+# The request path's task reads, built once (agency.db.reads).
+TASK_BY_ID = select(*TASK_ROW).where(Task.id == bindparam("task_id"))
+TENANT_TASK_BY_ID = TASK_BY_ID.where(Task.tenant == bindparam("tenant"))
+
+
+async def read_task(reader: Reader, task_id: str, tenant: str | None = None) -> Row[Any] | None:
+    """`get_task` for the request path: the task's row (TASK_ROW) through `reader`."""
+    if tenant is None:
+        return await reader.one(TASK_BY_ID, {"task_id": task_id})
+    return await reader.one(TENANT_TASK_BY_ID, {"task_id": task_id, "tenant": tenant})
 
 
 # ---------------------------------------------------------------------------- records
@@ -273,7 +313,7 @@ async def apply_record(session: AsyncSession, rec: RecordInput) -> bool:
 
 
 # ------------------------------------------------------------------------------ lists
-def _encode_cursor(task: Task) -> str:
+def _encode_cursor(task: Row[Any]) -> str:
     raw = json.dumps([task.created_at.isoformat(), task.id], separators=(",", ":"))
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
@@ -302,7 +342,7 @@ def _matches(column: InstrumentedAttribute[Any], value: Any) -> ColumnElement[bo
 
 
 async def list_tasks(
-    session: AsyncSession,
+    reader: Reader,
     *,
     tenant: str | None = None,
     phase: str | Sequence[str] | None = None,
@@ -314,8 +354,9 @@ async def list_tasks(
     created_before: datetime | None = None,
     limit: int = 50,
     cursor: str | None = None,
-) -> tuple[list[Task], str | None]:
+) -> tuple[list[Row[Any]], str | None]:
     """One page of tasks, newest first, and the cursor of the next page (None at the end).
+    Rows (TASK_ROW) come from `reader`: this is the API's list.
 
     Keyset paging on (created_at desc, id desc): rows inserted while a client pages never
     make it see a row twice or skip one. `text` matches title, CAWS id or task id,
@@ -350,13 +391,12 @@ async def list_tasks(
         at, last_id = _decode_cursor(cursor)
         conditions.append(or_(Task.created_at < at, and_(Task.created_at == at, Task.id < last_id)))
     stmt = (
-        select(Task)
+        select(*TASK_ROW)
         .where(*conditions)
         .order_by(Task.created_at.desc(), Task.id.desc())
         .limit(limit + 1)
-        .execution_options(**FRESH)
     )
-    rows = list((await session.scalars(stmt)).all())
+    rows = await reader.all(stmt)
     if len(rows) <= limit:
         return rows, None
     page = rows[:limit]

@@ -148,8 +148,7 @@ async def _authenticate(ws: WebSocket, state: AppState) -> tuple[Principal | Non
     raw = raw or ws.headers.get("x-api-key", "").strip()
     if not raw:
         return None, CLOSE_UNAUTHORIZED, "send an API key as `Authorization: Bearer …`"
-    async with state.sessions() as session:
-        row = await keys.verify(session, raw)
+    row = await keys.verify(state.reader, raw)
     if row is None:
         return None, CLOSE_UNAUTHORIZED, "the API key is not valid"
     principal = Principal(

@@ -4,22 +4,24 @@ from __future__ import annotations
 
 import stat
 from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Row
 
 from agency.admin_key import ensure_admin_key, write_secret_file
 from agency.cli.client import resolve_api_key
 from agency.db import keys
-from agency.db.engine import make_engine, session_maker
 from agency.db.migrate import upgrade_database
+from agency.db.reads import make_reader
 from agency.settings import Settings
 
 
-async def verify(settings: Settings, raw: str) -> keys.ApiKey | None:
-    engine = make_engine(settings.effective_database_url)
+async def verify(settings: Settings, raw: str) -> Row[Any] | None:
+    reader = make_reader(settings.effective_database_url)
     try:
-        async with session_maker(engine)() as session:
-            return await keys.verify(session, raw)
+        return await keys.verify(reader, raw)
     finally:
-        await engine.dispose()
+        await reader.close()
 
 
 async def test_first_start_writes_an_admin_key_once(tmp_path: Path) -> None:

@@ -1,7 +1,8 @@
 """Database fixtures shared by test packages; a package's conftest imports the ones it uses.
 
 `sqlite_url` and `pg_url` are empty databases; `db_url` is each of them in turn;
-`sessions` is a session factory on a migrated `db_url`.
+`sessions` is a session factory on a migrated `db_url`, `reader` an agency.db.reads
+reader on the same database.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agency.db.engine import make_engine, session_maker
 from agency.db.migrate import upgrade_database_async
+from agency.db.reads import Reader, make_reader
 from tests.support.postgres import fresh_postgres_database
 
 BACKENDS = ("sqlite", "postgresql")
@@ -43,3 +45,12 @@ async def sessions(db_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession
         yield session_maker(engine)
     finally:
         await engine.dispose()
+
+
+@pytest.fixture
+async def reader(sessions: async_sessionmaker[AsyncSession], db_url: str) -> AsyncIterator[Reader]:
+    made = make_reader(db_url)
+    try:
+        yield made
+    finally:
+        await made.close()

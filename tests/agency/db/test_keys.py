@@ -7,6 +7,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agency.db import keys
+from agency.db.reads import Reader
 
 
 async def test_a_new_key_is_stored_only_as_a_hash(
@@ -26,28 +27,30 @@ async def test_a_new_key_is_stored_only_as_a_hash(
 
 
 async def test_verify_accepts_the_key_and_nothing_near_it(
-    sessions: async_sessionmaker[AsyncSession],
+    sessions: async_sessionmaker[AsyncSession], reader: Reader
 ) -> None:
     async with sessions() as session:
         new = await keys.create_key(session, name="bob", role="viewer", tenant="default")
-        assert (await keys.verify(session, new.raw)).id == new.row.id  # type: ignore[union-attr]
-        wrong = new.raw[:-1] + ("A" if new.raw[-1] != "A" else "B")
-        for candidate in (wrong, new.raw + "x", new.row.prefix, "", "aa__", "Bearer " + new.raw):
-            assert await keys.verify(session, candidate) is None, candidate
+    found = await keys.verify(reader, new.raw)
+    assert found is not None and (found.id, found.role, found.name) == (new.row.id, "viewer", "bob")
+    wrong = new.raw[:-1] + ("A" if new.raw[-1] != "A" else "B")
+    for candidate in (wrong, new.raw + "x", new.row.prefix, "", "aa__", "Bearer " + new.raw):
+        assert await keys.verify(reader, candidate) is None, candidate
 
 
 async def test_revocation_is_immediate_and_keeps_the_first_time(
-    sessions: async_sessionmaker[AsyncSession],
+    sessions: async_sessionmaker[AsyncSession], reader: Reader
 ) -> None:
     async with sessions() as session:
         new = await keys.create_key(session, name="carol", role="admin", tenant="acme")
+        assert await keys.verify(reader, new.raw) is not None
         assert await keys.count_active_admins(session, "acme") == 1
         assert await keys.revoke_key(session, new.row.id, tenant="other") is None
         first = await keys.revoke_key(session, new.row.id, tenant="acme")
         assert first is not None and first.revoked_at is not None
         again = await keys.revoke_key(session, new.row.id)
         assert again is not None and again.revoked_at == first.revoked_at
-        assert await keys.verify(session, new.raw) is None
+        assert await keys.verify(reader, new.raw) is None
         assert await keys.count_active_admins(session, "acme") == 0
         assert await keys.list_keys(session, tenant="acme") == []
         assert len(await keys.list_keys(session, tenant="acme", include_revoked=True)) == 1

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from agency.db import Task, list_tasks
+from agency.db import Reader, Task, list_tasks
 from tests.agency.db.factories import add_task
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -45,87 +45,85 @@ def newest_first(tasks: list[Task]) -> list[str]:
     return [t.id for t in sorted(tasks, key=lambda t: (t.created_at, t.id), reverse=True)]
 
 
-async def page_through(sessions: Sessions, limit: int, **filters: object) -> list[list[str]]:
+async def page_through(reader: Reader, limit: int, **filters: object) -> list[list[str]]:
     pages: list[list[str]] = []
     cursor = None
-    async with sessions() as session:
-        for _ in range(100):  # bound: the data has far fewer pages
-            rows, cursor = await list_tasks(session, limit=limit, cursor=cursor, **filters)
-            pages.append([t.id for t in rows])
-            if cursor is None:
-                return pages
+    for _ in range(100):  # bound: the data has far fewer pages
+        rows, cursor = await list_tasks(reader, limit=limit, cursor=cursor, **filters)
+        pages.append([t.id for t in rows])
+        if cursor is None:
+            return pages
     raise AssertionError("paging did not end")
 
 
 @pytest.mark.parametrize("limit", [1, 4, 23, 50])
 async def test_cursor_paging_returns_every_row_once_in_order(
-    sessions: Sessions, limit: int
+    sessions: Sessions, reader: Reader, limit: int
 ) -> None:
     tasks = await seed(sessions)
-    pages = await page_through(sessions, limit)
+    pages = await page_through(reader, limit)
     flat = list(itertools.chain.from_iterable(pages))
     assert flat == newest_first(tasks)
     assert all(len(p) == limit for p in pages[:-1])
     assert 1 <= len(pages[-1]) <= limit
 
 
-async def test_paging_with_filter_and_concurrent_insert(sessions: Sessions) -> None:
+async def test_paging_with_filter_and_concurrent_insert(sessions: Sessions, reader: Reader) -> None:
     tasks = await seed(sessions)
     acme = [t for t in tasks if t.tenant == "acme"]
     seen: list[str] = []
     async with sessions() as session:
-        rows, cursor = await list_tasks(session, tenant="acme", limit=3)
+        rows, cursor = await list_tasks(reader, tenant="acme", limit=3)
         seen += [t.id for t in rows]
         # A task submitted while the client pages is newer than the cursor: not seen,
         # and it does not shift later pages.
         await add_task(session, tenant="acme", created_at=BASE + timedelta(days=1))
         while cursor is not None:
-            rows, cursor = await list_tasks(session, tenant="acme", limit=3, cursor=cursor)
+            rows, cursor = await list_tasks(reader, tenant="acme", limit=3, cursor=cursor)
             seen += [t.id for t in rows]
     assert seen == newest_first(acme)
 
 
-async def test_filters(sessions: Sessions) -> None:
+async def test_filters(sessions: Sessions, reader: Reader) -> None:
     tasks = await seed(sessions)
-    async with sessions() as session:
 
-        async def ids(**filters: object) -> set[str]:
-            rows, cursor = await list_tasks(session, limit=500, **filters)
-            assert cursor is None
-            return {t.id for t in rows}
+    async def ids(**filters: object) -> set[str]:
+        rows, cursor = await list_tasks(reader, limit=500, **filters)
+        assert cursor is None
+        return {t.id for t in rows}
 
-        def expect(pred: Callable[[Task], bool]) -> set[str]:
-            return {t.id for t in tasks if pred(t)}
+    def expect(pred: Callable[[Task], bool]) -> set[str]:
+        return {t.id for t in tasks if pred(t)}
 
-        assert await ids(tenant="acme") == expect(lambda t: t.tenant == "acme")
-        assert await ids(mode="fix") == expect(lambda t: t.mode == "fix")
-        assert await ids(mode=["fix", "doc"]) == expect(lambda t: t.mode in ("fix", "doc"))
-        assert await ids(risk_tier=1) == expect(lambda t: t.risk_tier == 1)
-        assert await ids(risk_tier=[2, 3]) == expect(lambda t: t.risk_tier in (2, 3))
-        assert await ids(execution_mode="strict") == expect(lambda t: t.execution_mode == "strict")
-        assert await ids(phase="queued") == expect(lambda t: True)
-        assert await ids(phase="completed") == set()
-        assert await ids(tenant="globex", mode="feature", risk_tier=1) == expect(
-            lambda t: t.tenant == "globex" and t.mode == "feature" and t.risk_tier == 1
-        )
-        after, before = BASE + timedelta(minutes=3), BASE + timedelta(minutes=7)
-        assert await ids(created_after=after, created_before=before) == expect(
-            lambda t: after <= t.created_at < before
-        )
-        # Text matches title, CAWS id and task id, case-insensitively.
-        assert await ids(text="NUMBER 1") == expect(lambda t: "number 1" in t.title.lower())
-        assert await ids(text="feat-0007") == expect(lambda t: t.caws_id == "FEAT-0007")
-        assert await ids(text=tasks[5].id[:13]) == {tasks[5].id}
+    assert await ids(tenant="acme") == expect(lambda t: t.tenant == "acme")
+    assert await ids(mode="fix") == expect(lambda t: t.mode == "fix")
+    assert await ids(mode=["fix", "doc"]) == expect(lambda t: t.mode in ("fix", "doc"))
+    assert await ids(risk_tier=1) == expect(lambda t: t.risk_tier == 1)
+    assert await ids(risk_tier=[2, 3]) == expect(lambda t: t.risk_tier in (2, 3))
+    assert await ids(execution_mode="strict") == expect(lambda t: t.execution_mode == "strict")
+    assert await ids(phase="queued") == expect(lambda t: True)
+    assert await ids(phase="completed") == set()
+    assert await ids(tenant="globex", mode="feature", risk_tier=1) == expect(
+        lambda t: t.tenant == "globex" and t.mode == "feature" and t.risk_tier == 1
+    )
+    after, before = BASE + timedelta(minutes=3), BASE + timedelta(minutes=7)
+    assert await ids(created_after=after, created_before=before) == expect(
+        lambda t: after <= t.created_at < before
+    )
+    # Text matches title, CAWS id and task id, case-insensitively.
+    assert await ids(text="NUMBER 1") == expect(lambda t: "number 1" in t.title.lower())
+    assert await ids(text="feat-0007") == expect(lambda t: t.caws_id == "FEAT-0007")
+    assert await ids(text=tasks[5].id[:13]) == {tasks[5].id}
 
 
-async def test_text_filter_treats_wildcards_literally(sessions: Sessions) -> None:
+async def test_text_filter_treats_wildcards_literally(sessions: Sessions, reader: Reader) -> None:
     async with sessions() as session:
         percent = await add_task(session, title="raise coverage to 90% in core")
         underscore = await add_task(session, title="rename snake_case helpers")
         await add_task(session, title="plain title")
-        rows, _ = await list_tasks(session, text="%")
+        rows, _ = await list_tasks(reader, text="%")
         assert [t.id for t in rows] == [percent.id]
-        rows, _ = await list_tasks(session, text="_")
+        rows, _ = await list_tasks(reader, text="_")
         assert [t.id for t in rows] == [underscore.id]
 
 
@@ -144,11 +142,10 @@ BAD_CURSORS = [
 ]
 
 
-async def test_invalid_cursor_or_limit_raises_value_error(sessions: Sessions) -> None:
-    async with sessions() as session:
-        for cursor in BAD_CURSORS:
-            with pytest.raises(ValueError, match="invalid cursor"):
-                await list_tasks(session, cursor=cursor)
-        for limit in (0, -1, 501):
-            with pytest.raises(ValueError, match="limit"):
-                await list_tasks(session, limit=limit)
+async def test_invalid_cursor_or_limit_raises_value_error(reader: Reader) -> None:
+    for cursor in BAD_CURSORS:
+        with pytest.raises(ValueError, match="invalid cursor"):
+            await list_tasks(reader, cursor=cursor)
+    for limit in (0, -1, 501):
+        with pytest.raises(ValueError, match="limit"):
+            await list_tasks(reader, limit=limit)

@@ -1,0 +1,74 @@
+"""The request path's reader, on SQLite and PostgreSQL: fresh rows, typed columns,
+read-only on SQLite, and a read that survives a dropped PostgreSQL connection."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC
+
+import asyncpg
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from agency.db import Reader, apply_record, list_tasks, read_task
+from agency.db.reads import SQLiteReader
+from tests.agency.db.factories import add_task, record
+from tests.support.postgres import plain_dsn
+from workflows.models import ProjectionPatch
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+async def test_read_task_sees_every_committed_change(sessions: Sessions, reader: Reader) -> None:
+    async with sessions() as session:
+        task = await add_task(session, tenant="acme")
+    row = await read_task(reader, task.id, tenant="acme")
+    assert row is not None and row.phase == "queued" and row.id == task.id
+    # Typed like the ORM's rows: aware UTC datetimes; JSON columns as their stored text.
+    assert row.created_at.tzinfo is not None and row.created_at.utcoffset() == UTC.utcoffset(None)
+    assert json.loads(row.spec_json) == task.spec
+    assert json.loads(row.verdicts_json) == []
+    assert await read_task(reader, task.id, tenant="other") is None
+    assert await read_task(reader, "no-such-task") is None
+
+    async with sessions() as session:
+        patch = ProjectionPatch(phase="executing", iteration=1)
+        assert await apply_record(session, record(task.id, 1, projection=patch))
+    again = await read_task(reader, task.id)
+    assert again is not None and (again.phase, again.iteration) == ("executing", 1)
+    rows, _ = await list_tasks(reader, tenant="acme")
+    assert [(r.id, r.phase) for r in rows] == [(task.id, "executing")]
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_sqlite_reader_cannot_write(db_url: str, sessions: Sessions) -> None:
+    reader = SQLiteReader(db_url)
+    try:
+        with pytest.raises(OperationalError, match="readonly"):
+            await reader.one(text("DELETE FROM tasks"))
+    finally:
+        await reader.close()
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+async def test_a_read_survives_a_dropped_postgres_connection(
+    db_url: str, sessions: Sessions, reader: Reader
+) -> None:
+    async with sessions() as session:
+        task = await add_task(session)
+    assert await read_task(reader, task.id) is not None  # a pooled connection now exists
+    admin = await asyncpg.connect(plain_dsn(db_url))
+    try:
+        dropped = await admin.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    finally:
+        await admin.close()
+    assert dropped >= 1
+    # Without a ping before use, the pooled connection is found dead on use; the read is
+    # repeated once on a new connection.
+    row = await read_task(reader, task.id)
+    assert row is not None and row.id == task.id

@@ -1,0 +1,95 @@
+"""Task answers served from serialized rows: byte for byte what the models would give,
+never stale after a change, and bounded."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from agency.db import Reader, apply_record, get_task, list_tasks, read_task
+from api.schemas import TaskList
+from api.task_json import TaskJson, public_from_row
+from api.task_views import task_public
+from council.models import Judgment, Violation
+from tests.agency.db.factories import add_task, record
+from tests.support.db_fixtures import db_url, pg_url, reader, sessions, sqlite_url
+from workflows.models import ProjectionPatch
+
+__all__ = ["db_url", "pg_url", "reader", "sessions", "sqlite_url"]
+
+Sessions = async_sessionmaker[AsyncSession]
+
+VERDICTS = [
+    Judgment(judge="constitutional", verdict="pass", confidence=0.9, rationale="in scope"),
+    Judgment(
+        judge="technical",
+        verdict="fail",
+        confidence=0.7,
+        violations=[Violation(rule="gates", severity="high", detail="tests failed")],
+        rationale="a gate failed",
+        assessment="the model agrees",
+    ),
+]
+
+
+async def test_answers_match_the_models_byte_for_byte(sessions: Sessions, reader: Reader) -> None:
+    async with sessions() as session:
+        plain = await add_task(session, title="plain")
+        judged = await add_task(session, title="judged — with “unicode”")
+        patch = ProjectionPatch(phase="completed", verdicts=VERDICTS, applied_commit="abc123")
+        assert await apply_record(session, record(judged.id, 1, projection=patch))
+    cache = TaskJson()
+    for task_id in (plain.id, judged.id):
+        async with sessions() as session:
+            orm = await get_task(session, task_id)
+        row = await read_task(reader, task_id)
+        assert orm is not None and row is not None
+        expected = task_public(orm).model_dump_json(by_alias=True).encode()
+        assert public_from_row(row) == task_public(orm)
+        assert cache.task(row) == expected
+        assert cache.task(row) == expected  # from the cache now
+    assert (cache.hits, cache.misses) == (2, 2)
+
+    rows, cursor = await list_tasks(reader, limit=1)
+    assert cursor is not None
+    page = TaskList(items=[public_from_row(r) for r in rows], next_cursor=cursor)
+    assert cache.page(rows, cursor) == page.model_dump_json(by_alias=True).encode()
+    rows, cursor = await list_tasks(reader)
+    assert cursor is None
+    assert json.loads(cache.page(rows, None)) == json.loads(
+        TaskList(items=[public_from_row(r) for r in rows], next_cursor=None).model_dump_json()
+    )
+
+
+async def test_a_changed_row_is_never_answered_from_the_cache(
+    sessions: Sessions, reader: Reader
+) -> None:
+    async with sessions() as session:
+        task = await add_task(session)
+    cache = TaskJson()
+    before = await read_task(reader, task.id)
+    assert before is not None
+    assert json.loads(cache.task(before))["phase"] == "queued"
+    async with sessions() as session:
+        patch = ProjectionPatch(phase="executing", iteration=2)
+        assert await apply_record(session, record(task.id, 1, projection=patch))
+    after = await read_task(reader, task.id)
+    assert after is not None
+    answer = json.loads(cache.task(after))
+    assert (answer["phase"], answer["iteration"]) == ("executing", 2)
+    assert cache.misses == 2
+
+
+async def test_the_cache_is_bounded(sessions: Sessions, reader: Reader) -> None:
+    async with sessions() as session:
+        for n in range(5):
+            await add_task(session, title=f"task {n}")
+    rows, _ = await list_tasks(reader)
+    cache = TaskJson(max_entries=3)
+    cache.page(rows, None)
+    assert len(cache) == 3
+    # The least recently used went first: the last three rows are still cached.
+    hits = cache.hits
+    cache.page(rows[-3:], None)
+    assert cache.hits == hits + 3

@@ -11,7 +11,9 @@ each weight matrix, and OpenBLAS's sgemm is 2-5x slower at that than its sgemv (
 kind of machine: 0.47 ms against 0.12 ms for a 1536x576 layer). So, when a C compiler is
 at hand, a tiny shim (SHIM_SOURCE, compiled once into a cache directory) is loaded first:
 its `cblas_sgemm` hands one-row products to OpenBLAS's `cblas_sgemv` and everything else
-to OpenBLAS's `cblas_sgemm`. On macOS MLX uses Accelerate and Metal; nothing is done.
+to OpenBLAS's `cblas_sgemm`. The shim also holds a quantized matrix-vector kernel
+(qgemv_source.py) that qgemv.py points at a GGUF model's own 4- and 8-bit weights.
+On macOS MLX uses Accelerate and Metal; nothing is done.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from agency.inference.qgemv_source import QGEMV_SOURCE
+
 log = logging.getLogger(__name__)
 
 # Where Debian's libopenblas0-pthread (and -openmp/-serial) put the library.
@@ -36,7 +40,7 @@ CANDIDATES = (
     "/usr/lib/libopenblas.so.0",
 )
 
-SHIM_SOURCE = r"""
+_SGEMM_SOURCE = r"""
 #include <stddef.h>
 enum { RowMajor = 101, NoTrans = 111, Trans = 112 };
 typedef void (*sgemm_fn)(int, int, int, int, int, int, float, const float *, int,
@@ -58,6 +62,8 @@ void cblas_sgemm(int order, int ta, int tb, int m, int n, int k, float alpha,
                  float *c, int ldc) {
     if (m == 1 && order == RowMajor) {
         int inca = ta == NoTrans ? 1 : lda;
+        if (tb == Trans && q_gemv(b, n, k, ldb, a, inca, alpha, beta, c))
+            return;
         if (tb == Trans)
             real_sgemv(RowMajor, NoTrans, n, k, alpha, b, ldb, a, inca, beta, c, 1);
         else
@@ -67,10 +73,14 @@ void cblas_sgemm(int order, int ta, int tb, int m, int n, int k, float alpha,
     real_sgemm(order, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 """
+# The quantized kernel and its registry come first: the sgemm shim calls `q_gemv`.
+SHIM_SOURCE = QGEMV_SOURCE + _SGEMM_SOURCE
 
 _state: dict[str, str] = {}
 # Loaded libraries stay referenced for the life of the process.
 _libraries: list[ctypes.CDLL] = []
+# The shim once it is bound to OpenBLAS (MLX's products go through it).
+_bound: list[ctypes.CDLL] = []
 
 
 def prefer_openblas(setting: str = "auto") -> str:
@@ -90,6 +100,11 @@ def prefer_openblas(setting: str = "auto") -> str:
 
 def blas_status() -> str:
     return _state.get("status", "not configured")
+
+
+def bound_shim() -> ctypes.CDLL | None:
+    """The shim MLX's products go through, if this process chose it."""
+    return _bound[0] if _bound else None
 
 
 def _choose(setting: str) -> str:
@@ -122,6 +137,7 @@ def _choose(setting: str) -> str:
             ctypes.cast(blas.cblas_sgemm, ctypes.c_void_p),
             ctypes.cast(blas.cblas_sgemv, ctypes.c_void_p),
         )
+        _bound.append(shim)
         shim_note = " + sgemv for one-row products"
     return f"OpenBLAS {path}{shim_note}"
 
@@ -176,7 +192,16 @@ def _built_shim() -> Path | None:
                 source.write_text(SHIM_SOURCE)
                 built = Path(scratch) / library.name
                 subprocess.run(
-                    [compiler, "-O2", "-shared", "-fPIC", "-o", str(built), str(source)],
+                    [
+                        compiler,
+                        "-O2",
+                        "-pthread",
+                        "-shared",
+                        "-fPIC",
+                        "-o",
+                        str(built),
+                        str(source),
+                    ],
                     check=True,
                     capture_output=True,
                     timeout=60,

@@ -75,9 +75,13 @@ def model_args(meta: dict[str, Any], has_output: bool) -> dict[str, Any]:
     return args
 
 
-def load_gguf(path: Path, *, dequantize: bool) -> tuple[Any, Any, dict[str, Any]]:
+def load_gguf(
+    path: Path, *, dequantize: bool, packed: dict[str, Any] | None = None
+) -> tuple[Any, Any, dict[str, Any]]:
     """(model, tokenizer, metadata). With `dequantize` the weights become float32 (the
-    fast path on a CPU); otherwise they keep the file's quantization."""
+    fast path on a CPU); otherwise they keep the file's quantization. `packed`, when
+    given with `dequantize`, receives the file's tensors of each dequantized 4- or 8-bit
+    layer (module path -> (weight, scales, biases)) for qgemv.py."""
     import mlx.core as mx
     import mlx.nn as nn
     from mlx_lm.models import llama
@@ -102,6 +106,16 @@ def load_gguf(path: Path, *, dequantize: bool) -> tuple[Any, Any, dict[str, Any]
         return {"group_size": GGUF_GROUP_SIZE, "bits": bits}
 
     if dequantize:
+        if packed is not None:
+            for name, value in weights.items():
+                module_path, _, leaf = name.rpartition(".")
+                params = quantization(module_path)
+                if leaf == "weight" and params is not None and params["bits"] in (4, 8):
+                    packed[module_path] = (
+                        value,
+                        weights[f"{module_path}.scales"],
+                        weights[f"{module_path}.biases"],
+                    )
         weights = _dequantized(weights, quantization)
     else:
         nn.quantize(model, class_predicate=lambda p, _m: quantization(p) or False)

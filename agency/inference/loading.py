@@ -15,6 +15,7 @@ from typing import Any
 
 from agency.inference.catalog import ModelSource, Precision
 from agency.inference.errors import ModelLoadError
+from agency.inference.qgemv import Packed, attach
 
 # Nothing is downloaded at run time: mlx-lm and transformers must only read local files.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -57,10 +58,11 @@ def load_source(source: ModelSource, precision: Precision) -> LoadedModel:
     wanted = source.precision if source.precision != "auto" else precision
     if wanted == "auto":
         wanted = "native" if on_gpu() else "float32"
+    packed: dict[str, Packed] = {}
     if source.kind == "gguf":
         from agency.inference.gguf import load_gguf
 
-        model, hf_tokenizer, meta = load_gguf(path, dequantize=wanted == "float32")
+        model, hf_tokenizer, meta = load_gguf(path, dequantize=wanted == "float32", packed=packed)
         tokenizer = TokenizerWrapper(hf_tokenizer, detokenizer_class=BPEStreamingDetokenizer)
         context = int(meta["llama.context_length"].item()) if "llama.context_length" in meta else 0
     else:
@@ -79,6 +81,13 @@ def load_source(source: ModelSource, precision: Precision) -> LoadedModel:
         label = f"{quantized}-bit quantized" if quantized else _float_dtype(model)
     mx.eval(model.parameters())
     param_bytes = sum(v.nbytes for _, v in tree_flatten(model.parameters()))
+    extra: dict[str, Any] = {}
+    # Decoding reads the file's quantized weights, not the float32 copy (qgemv.py).
+    quantized_copy = attach(model, packed) if packed else None
+    if quantized_copy is not None:
+        extra["quantized_copy"] = quantized_copy
+        param_bytes += quantized_copy.nbytes
+        label += "; decoding reads the GGUF's own weights"
     return LoadedModel(
         name=source.name,
         source=source,
@@ -89,6 +98,7 @@ def load_source(source: ModelSource, precision: Precision) -> LoadedModel:
         load_s=round(time.perf_counter() - started, 3),
         param_bytes=int(param_bytes),
         context_length=context or 2048,
+        extra=extra,
     )
 
 
@@ -96,6 +106,9 @@ def free(loaded: LoadedModel) -> None:
     """Drop the weights and give MLX's cached buffers back."""
     import mlx.core as mx
 
+    quantized_copy = loaded.extra.pop("quantized_copy", None)
+    if quantized_copy is not None:
+        quantized_copy.release()  # before the weights it maps are freed, addresses reused
     loaded.model = None
     loaded.tokenizer = None
     gc.collect()

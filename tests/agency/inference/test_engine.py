@@ -50,7 +50,9 @@ async def test_max_tokens_and_the_deadline_bound_a_generation(engine: Engine) ->
     bounded = await engine.complete(long, max_tokens=3)
     assert bounded.finish_reason == "length"
     assert bounded.generation_tokens == 3
-    late = await engine.complete(long, max_tokens=200, timeout_s=0.5)
+    # An answer that runs long (a short one can end on its own within the deadline).
+    story = short("Tell a long story about a lighthouse keeper and a whale.")
+    late = await engine.complete(story, max_tokens=200, timeout_s=0.5)
     assert late.finish_reason == "deadline"
     assert late.generation_tokens < 200
 

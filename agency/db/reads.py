@@ -22,11 +22,12 @@ types applied (UTC datetimes, JSON), so code that reads a `Task` reads a row ali
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from typing import Any, Protocol
 
 from sqlalchemy import Executable, Row, create_engine, event
-from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -52,21 +53,39 @@ class Reader(Protocol):
 
 
 class SQLiteReader:
-    """Synchronous reads on the caller's thread (see the module docstring for why)."""
+    """Synchronous reads on the caller's thread (see the module docstring for why).
+
+    Each thread keeps one connection open (a pool checkout and return cost more than the
+    read itself). The connection is in autocommit mode: no transaction is ever left
+    open, so every statement sees everything committed before it.
+    """
 
     def __init__(self, url: str | URL) -> None:
-        self._engine: Engine = create_engine(make_url(url).set(drivername="sqlite"))
+        self._engine: Engine = create_engine(
+            make_url(url).set(drivername="sqlite"), isolation_level="AUTOCOMMIT"
+        )
         event.listen(self._engine, "connect", _read_only_pragmas)
+        self._local = threading.local()
+        self._connections: list[Connection] = []
+
+    def _connection(self) -> Connection:
+        connection: Connection | None = getattr(self._local, "connection", None)
+        if connection is None or connection.closed or connection.invalidated:
+            connection = self._engine.connect()
+            self._local.connection = connection
+            self._connections.append(connection)
+        return connection
 
     async def one(self, statement: Executable, params: Params = None) -> Row[Any] | None:
-        with self._engine.connect() as connection:
-            return connection.execute(statement, params).first()
+        return self._connection().execute(statement, params).first()
 
     async def all(self, statement: Executable, params: Params = None) -> list[Row[Any]]:
-        with self._engine.connect() as connection:
-            return list(connection.execute(statement, params).all())
+        return list(self._connection().execute(statement, params).all())
 
     async def close(self) -> None:
+        for connection in self._connections:
+            connection.close()
+        self._connections.clear()
         self._engine.dispose()
 
 

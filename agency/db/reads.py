@@ -11,7 +11,8 @@ reader runs the statements the repositories build, without the ORM:
   reader never waits for a writer, and a point or page read takes tens of microseconds,
   less than a single hand-off to a worker thread would cost. The busy timeout is short
   (only WAL recovery after a crash can make a reader wait) and ends in an
-  OperationalError, which the API answers with 503.
+  OperationalError, which the API answers with 503. Results are reused while the
+  database is unchanged (`PRAGMA data_version`, see SQLiteReader), never longer.
 - PostgreSQL: the async engine's Core path. Connections are not pinged before use (a
   round trip per request); a read that meets a connection the server dropped is retried
   once on a fresh one, which is what the ping would have bought.
@@ -23,7 +24,9 @@ types applied (UTC datetimes, JSON), so code that reads a `Task` reads a row ali
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections import OrderedDict
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from sqlalchemy import Executable, Row, create_engine, event
@@ -35,6 +38,8 @@ from agency.db.engine import is_sqlite, make_engine
 
 # How long a SQLite read may wait for a lock (only WAL recovery takes one against readers).
 SQLITE_READ_BUSY_TIMEOUT_MS = 200
+# Results a SQLite reader keeps per thread while the database is unchanged.
+MAX_CACHED_RESULTS = 512
 
 
 Params = Mapping[str, Any] | None
@@ -52,41 +57,96 @@ class Reader(Protocol):
     async def close(self) -> None: ...
 
 
+@dataclass
+class _ThreadReads:
+    """One thread's SQLite connection and the results read on it at `version`."""
+
+    connection: Connection
+    dbapi_connection: Any  # the sqlite3 connection under it
+    version: int | None = None
+    # (id of the statement, parameters) -> (the statement, its rows)
+    results: OrderedDict[tuple[int, Hashable], tuple[Executable, list[Row[Any]]]] = field(
+        default_factory=OrderedDict
+    )
+
+
 class SQLiteReader:
     """Synchronous reads on the caller's thread (see the module docstring for why).
 
     Each thread keeps one connection open (a pool checkout and return cost more than the
     read itself). The connection is in autocommit mode: no transaction is ever left
     open, so every statement sees everything committed before it.
+
+    Results are kept and served again while the database has not changed. SQLite's
+    `PRAGMA data_version` (a few microseconds) changes on a connection as soon as any
+    other connection, in any process, commits; this connection never writes. So an
+    answer is kept only as long as it is exactly what a new read would return: a key
+    revoked, a task moved on or submitted, and the next read goes to the tables again.
     """
 
-    def __init__(self, url: str | URL) -> None:
+    def __init__(self, url: str | URL, max_results: int = MAX_CACHED_RESULTS) -> None:
         self._engine: Engine = create_engine(
             make_url(url).set(drivername="sqlite"), isolation_level="AUTOCOMMIT"
         )
         event.listen(self._engine, "connect", _read_only_pragmas)
         self._local = threading.local()
-        self._connections: list[Connection] = []
+        self._threads: list[_ThreadReads] = []
+        self._max_results = max_results
+        self.hits = 0
+        self.misses = 0
 
-    def _connection(self) -> Connection:
-        connection: Connection | None = getattr(self._local, "connection", None)
-        if connection is None or connection.closed or connection.invalidated:
+    def _reads(self) -> _ThreadReads:
+        reads: _ThreadReads | None = getattr(self._local, "reads", None)
+        if reads is None or reads.connection.closed or reads.connection.invalidated:
             connection = self._engine.connect()
-            self._local.connection = connection
-            self._connections.append(connection)
-        return connection
+            reads = _ThreadReads(connection, connection.connection.dbapi_connection)
+            self._local.reads = reads
+            self._threads.append(reads)
+        return reads
+
+    def _rows(self, statement: Executable, params: Params) -> list[Row[Any]]:
+        reads = self._reads()
+        version = reads.dbapi_connection.execute("PRAGMA data_version").fetchone()[0]
+        if version != reads.version:
+            reads.results.clear()
+            reads.version = version
+        key = _cache_key(statement, params)
+        cached = reads.results.get(key) if key is not None else None
+        if cached is not None and cached[0] is statement:
+            reads.results.move_to_end(key)  # type: ignore[arg-type]
+            self.hits += 1
+            return cached[1]
+        self.misses += 1
+        rows = list(reads.connection.execute(statement, params).all())
+        if key is not None:
+            reads.results[key] = (statement, rows)
+            if len(reads.results) > self._max_results:
+                reads.results.popitem(last=False)
+        return rows
 
     async def one(self, statement: Executable, params: Params = None) -> Row[Any] | None:
-        return self._connection().execute(statement, params).first()
+        rows = self._rows(statement, params)
+        return rows[0] if rows else None
 
     async def all(self, statement: Executable, params: Params = None) -> list[Row[Any]]:
-        return list(self._connection().execute(statement, params).all())
+        # A copy: the cached list stays as read.
+        return list(self._rows(statement, params))
 
     async def close(self) -> None:
-        for connection in self._connections:
-            connection.close()
-        self._connections.clear()
+        for reads in self._threads:
+            reads.connection.close()
+        self._threads.clear()
         self._engine.dispose()
+
+
+def _cache_key(statement: Executable, params: Params) -> tuple[int, Hashable] | None:
+    """A key for a statement and its parameters, or None when a value is not hashable."""
+    frozen = tuple(sorted(params.items())) if params else ()
+    try:
+        hash(frozen)
+    except TypeError:
+        return None
+    return id(statement), frozen
 
 
 def _read_only_pragmas(dbapi_connection: Any, _record: Any) -> None:

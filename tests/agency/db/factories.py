@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agency.db import Task, insert_task
+from council.models import Judgment, Violation
 from workflows.models import ProjectionPatch, RecordInput
 
 
@@ -61,3 +62,17 @@ def record(
         projection=projection or ProjectionPatch(phase=phase),
         **kwargs,
     )
+
+
+def judgments() -> list[Judgment]:
+    return [
+        Judgment(judge="constitutional", verdict="pass", confidence=0.9, rationale="in scope"),
+        Judgment(
+            judge="technical",
+            verdict="fail",
+            confidence=0.7,
+            violations=[Violation(rule="gates", severity="high", detail="tests failed")],
+            rationale="a gate failed",
+            assessment="the model agrees",
+        ),
+    ]

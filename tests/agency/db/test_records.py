@@ -24,8 +24,7 @@ from agency.db import (
     ping,
     upsert_executor,
 )
-from council.models import Judgment, Violation
-from tests.agency.db.factories import add_task, record
+from tests.agency.db.factories import add_task, judgments, record
 from workflows.models import ProjectionPatch
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -34,20 +33,6 @@ Sessions = async_sessionmaker[AsyncSession]
 async def count(session: AsyncSession, model: type, task_id: str) -> int:
     stmt = select(func.count()).select_from(model).where(model.task_id == task_id)
     return int(await session.scalar(stmt) or 0)
-
-
-def judgments() -> list[Judgment]:
-    return [
-        Judgment(judge="constitutional", verdict="pass", confidence=0.9, rationale="in scope"),
-        Judgment(
-            judge="technical",
-            verdict="fail",
-            confidence=0.7,
-            violations=[Violation(rule="gates", severity="high", detail="tests failed")],
-            rationale="a gate failed",
-            assessment="the model agrees",
-        ),
-    ]
 
 
 async def test_insert_and_get_task_respects_tenant(sessions: Sessions) -> None:

@@ -25,6 +25,7 @@ types applied (UTC datetimes, JSON), so code that reads a `Task` reads a row ali
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections import OrderedDict
 from collections.abc import Hashable, Mapping
@@ -108,11 +109,14 @@ class SQLiteReader:
 
     def _rows(self, statement: Executable, params: Params) -> list[Row[Any]]:
         reads = self._reads()
-        version = reads.dbapi_connection.execute("PRAGMA data_version").fetchone()[0]
-        if version != reads.version:
+        try:
+            version = reads.dbapi_connection.execute("PRAGMA data_version").fetchone()[0]
+        except sqlite3.Error:
+            version = None  # unknown: nothing is reused, and the read reports the failure
+        if version is None or version != reads.version:
             reads.results.clear()
             reads.version = version
-        key = _cache_key(statement, params)
+        key = _cache_key(statement, params) if version is not None else None
         cached = reads.results.get(key) if key is not None else None
         if cached is not None and cached[0] is statement:
             reads.results.move_to_end(key)  # type: ignore[arg-type]

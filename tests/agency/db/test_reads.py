@@ -4,6 +4,7 @@ read-only on SQLite, and a read that survives a dropped PostgreSQL connection.""
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import UTC
 
 import asyncpg
@@ -101,5 +102,28 @@ async def test_sqlite_results_are_reused_only_while_nothing_was_committed(
         assert reader.misses == misses + 1
         # Other values of the same parameters are other results.
         assert await list_tasks(reader, tenant="other") == ([], None)
+    finally:
+        await reader.close()
+
+
+class _LockedPragma:
+    """A sqlite3 connection stand-in whose every statement fails as a locked one would."""
+
+    def execute(self, *_: object) -> None:
+        raise sqlite3.OperationalError("database is locked")
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_without_data_version_nothing_is_reused(db_url: str, sessions: Sessions) -> None:
+    async with sessions() as session:
+        task = await add_task(session)
+    reader = SQLiteReader(db_url)
+    try:
+        assert await read_task(reader, task.id) is not None
+        reader._reads().dbapi_connection = _LockedPragma()
+        for _ in range(2):
+            row = await read_task(reader, task.id)
+            assert row is not None and row.id == task.id
+        assert reader.hits == 0
     finally:
         await reader.close()

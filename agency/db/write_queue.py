@@ -6,13 +6,13 @@ waits in SQLite's busy handler, which sleeps and retries with growing pauses (up
 clients submitting tasks at half the API's capacity: a median of 14 ms, but a p95 of
 540 ms, all of it spent waiting for a lock that was free most of the time. Queued
 in-process instead, on one asyncio lock per database and event loop, each writer starts
-as soon as the previous one commits: p95 44 ms.
+as soon as the previous one commits: p95 23-29 ms (bench/api.py, README).
 
 A session takes its turn at its first write (an INSERT, UPDATE or DELETE, or a flush
 of pending objects) and gives it up when its transaction ends (commit, rollback or
 close). Reads never queue. A session that waits longer than the busy timeout goes on
-without its turn and falls back to SQLite's own waiting, so a session that writes while
-another session of the same task holds the turn cannot deadlock. Other processes (the
+without its turn and falls back to SQLite's own waiting, so code that writes through a
+second session while its first one holds the turn cannot deadlock. Other processes (the
 worker, the CLI) still meet the busy handler; this orders the writers within one.
 """
 

@@ -6,8 +6,9 @@ list: about 30 µs a task, 1.5 ms for a page of 50. So the API keeps each row's 
 
 The key is the row itself: every column, the JSON columns as their stored text
 (agency.db.records.TASK_ROW). A row that changes in any column is a different key, so an
-answer is never stale and nothing needs invalidating; every request still reads the rows
-from the database. Old entries age out (least recently used first, bounded).
+answer is never stale and nothing needs invalidating; every request still gets its rows
+from the reader (agency.db.reads), current as of that request. Old entries age out
+(least recently used first, bounded).
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from api.schemas import TaskPublic
 
 # About 2 KB a task: a few megabytes at most.
 MAX_ENTRIES = 4096
-# Whole pages, by the identity of their rows.
-MAX_PAGES = 256
+# Whole pages, by the identity of their rows (up to ~100 KB each: 200 tasks).
+MAX_PAGES = 64
 
 
 def json_response(body: bytes) -> Response:

@@ -10,10 +10,11 @@ the repositories build, without the ORM:
 
 - SQLite: on a synchronous, read-only connection, on the event loop's own thread. A WAL
   reader never waits for a writer, and a point or page read takes tens of microseconds,
-  less than a single hand-off to a worker thread would cost. The busy timeout is short
-  (only WAL recovery after a crash can make a reader wait) and ends in an
-  OperationalError, which the API answers with 503. Results are reused while the
-  database is unchanged (`PRAGMA data_version`, see SQLiteReader), never longer.
+  less than a single hand-off to a worker thread would cost. Reads that may scan (a
+  text search) go to a worker thread instead, so that they never hold up the loop. The
+  busy timeout is short (only WAL recovery after a crash can make a reader wait) and
+  ends in an OperationalError, which the API answers with 503. Results are reused while
+  the database is unchanged (`PRAGMA data_version`, see SQLiteReader), never longer.
 - PostgreSQL: the async engine's Core path, in autocommit mode. Connections are not
   pinged before use (a round trip per request); a read that meets a connection the
   server dropped is retried once on a fresh one, which is what the ping would have
@@ -26,6 +27,7 @@ types applied (UTC datetimes, JSON), so code that reads a `Task` reads a row ali
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import threading
 from collections import OrderedDict
@@ -52,11 +54,15 @@ Params = Mapping[str, Any] | None
 class Reader(Protocol):
     """Runs read-only statements (with values for their bind parameters); `one` is the
     first row or None, `all` every row. Statements built once at import, with
-    `bindparam`, skip the cost of building them per request."""
+    `bindparam`, skip the cost of building them per request. `scan=True` marks a read
+    that may go through many rows (a text search), which must not hold up the caller's
+    event loop."""
 
     async def one(self, statement: Executable, params: Params = None) -> Row[Any] | None: ...
 
-    async def all(self, statement: Executable, params: Params = None) -> list[Row[Any]]: ...
+    async def all(
+        self, statement: Executable, params: Params = None, *, scan: bool = False
+    ) -> list[Row[Any]]: ...
 
     async def close(self) -> None: ...
 
@@ -135,7 +141,16 @@ class SQLiteReader:
         rows = self._rows(statement, params)
         return rows[0] if rows else None
 
-    async def all(self, statement: Executable, params: Params = None) -> list[Row[Any]]:
+    async def all(
+        self, statement: Executable, params: Params = None, *, scan: bool = False
+    ) -> list[Row[Any]]:
+        if scan:
+            # Milliseconds, perhaps: on a worker thread (with its own connection), so that
+            # the event loop serves other requests meanwhile.
+            return await asyncio.to_thread(self._copy_of_rows, statement, params)
+        return self._copy_of_rows(statement, params)
+
+    def _copy_of_rows(self, statement: Executable, params: Params) -> list[Row[Any]]:
         # A copy: the cached list stays as read.
         return list(self._rows(statement, params))
 
@@ -177,7 +192,10 @@ class AsyncReader:
     async def one(self, statement: Executable, params: Params = None) -> Row[Any] | None:
         return await self._run(statement, params, first=True)  # type: ignore[no-any-return]
 
-    async def all(self, statement: Executable, params: Params = None) -> list[Row[Any]]:
+    async def all(
+        self, statement: Executable, params: Params = None, *, scan: bool = False
+    ) -> list[Row[Any]]:
+        # The database does the scanning; the event loop only waits for the answer.
         return await self._run(statement, params, first=False)  # type: ignore[no-any-return]
 
     async def _run(self, statement: Executable, params: Params, *, first: bool) -> Any:

@@ -436,7 +436,8 @@ async def list_tasks(
     if cursor is not None:
         params["cursor_at"], params["cursor_id"] = _decode_cursor(cursor)
         shape.append(("cursor", False))
-    rows = await reader.all(_page_statement(tuple(shape)), params)
+    # A text search may read every row of the tenant (LIKE '%…%' uses no index).
+    rows = await reader.all(_page_statement(tuple(shape)), params, scan=bool(text))
     if len(rows) <= limit:
         return rows, None
     page = rows[:limit]

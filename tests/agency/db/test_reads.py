@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from datetime import UTC
 
 import asyncpg
@@ -127,3 +128,28 @@ async def test_without_data_version_nothing_is_reused(db_url: str, sessions: Ses
         assert reader.hits == 0
     finally:
         await reader.close()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_a_scanning_read_runs_off_the_event_loop(db_url: str, sessions: Sessions) -> None:
+    async with sessions() as session:
+        wanted = await add_task(session, title="Rename the frobnicator")
+        await add_task(session, title="Something else")
+    reader = SQLiteReader(db_url)
+    threads: list[int] = []
+    original = reader._rows
+
+    def recording(statement: object, params: object) -> object:
+        threads.append(threading.get_ident())
+        return original(statement, params)  # type: ignore[arg-type]
+
+    reader._rows = recording  # type: ignore[method-assign]
+    try:
+        rows, _ = await list_tasks(reader, text="FROBNICATOR")
+        assert [r.id for r in rows] == [wanted.id]
+        rows, _ = await list_tasks(reader)
+        assert len(rows) == 2
+    finally:
+        await reader.close()  # closes the worker thread's connection too
+    loop_thread = threading.get_ident()
+    assert threads[0] != loop_thread and threads[1] == loop_thread

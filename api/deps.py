@@ -23,10 +23,8 @@ from agency.inference.chat import ChatService
 from api.auth import Principal, require_admin, require_operator, require_viewer
 from api.state import (
     AppState,
-    ReaderDep,
     SessionDep,
     StateDep,
-    get_reader,
     get_session,
     get_state,
 )
@@ -58,13 +56,11 @@ __all__ = [
     "OperatorDep",
     "Principal",
     "PrincipalDep",
-    "ReaderDep",
     "SessionDep",
     "StateDep",
     "ViewerDep",
     "get_chat",
     "get_engine",
-    "get_reader",
     "get_session",
     "get_state",
 ]

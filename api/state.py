@@ -45,11 +45,5 @@ async def get_session(
         yield session
 
 
-async def get_reader(request: Request) -> Reader:
-    # From the request itself, not via get_state: one dependency fewer to resolve.
-    return request.app.state.agency.reader  # type: ignore[no-any-return]
-
-
 StateDep = Annotated[AppState, Depends(get_state)]
-ReaderDep = Annotated[Reader, Depends(get_reader)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]

@@ -136,92 +136,62 @@ async def client_loop(
     stop_at: float,
     latencies: list[float],
     counts: list[int],
+    pace: tuple[float, float] | None = None,
 ) -> None:
+    """One keep-alive client. Without `pace` (closed loop) it sends again as soon as it is
+    answered; with `pace` = (first due time, interval) it sends at those times and counts
+    latency from when each request was due, so a slow answer cannot hide the ones it
+    delays."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    due = pace[0] if pace else 0.0
     try:
         while True:
-            began = time.perf_counter()
-            if began >= stop_at:
+            if pace is None:
+                due = time.perf_counter()
+            elif (wait := due - time.perf_counter()) > 0:
+                await asyncio.sleep(wait)
+            if due >= stop_at:
                 return
             writer.write(request)
             status = await read_response(reader)
             ended = time.perf_counter()
-            if began >= start_at:  # after the warm-up
-                latencies.append((ended - began) * 1000)
+            if due >= start_at:  # after the warm-up
+                latencies.append((ended - due) * 1000)
                 counts[0] += 1
                 counts[1] += status != ok
+            if pace is not None:
+                due += pace[1]
     finally:
         writer.close()
 
 
 async def run_load(
-    name: str, port: int, request: bytes, ok: int, clients: int, seconds: float
-) -> Result:
-    now = time.perf_counter()
-    start_at, stop_at = now + 1.0, now + 1.0 + seconds
-    latencies: list[float] = []
-    counts = [0, 0]
-    await asyncio.gather(
-        *(
-            client_loop(port, request, ok, start_at, stop_at, latencies, counts)
-            for _ in range(clients)
-        )
-    )
-    return Result(name, counts[0], counts[1], seconds, latencies)
-
-
-async def paced_client(
+    name: str,
     port: int,
     request: bytes,
     ok: int,
-    first_due: float,
-    interval: float,
-    start_at: float,
-    stop_at: float,
-    latencies: list[float],
-    counts: list[int],
-) -> None:
-    """Send at first_due, first_due + interval, ...; latency counts from when it was due."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    due = first_due
-    try:
-        while due < stop_at:
-            wait = due - time.perf_counter()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            writer.write(request)
-            status = await read_response(reader)
-            ended = time.perf_counter()
-            if due >= start_at:
-                latencies.append((ended - due) * 1000)
-                counts[0] += 1
-                counts[1] += status != ok
-            due += interval
-    finally:
-        writer.close()
-
-
-async def run_paced(
-    name: str, port: int, request: bytes, ok: int, clients: int, seconds: float, rate: float
+    clients: int,
+    seconds: float,
+    rate: float | None = None,
 ) -> Result:
-    """`clients` clients offering `rate` requests/s in all, evenly spread."""
-    interval = clients / rate
+    """`clients` clients for `seconds` after a one-second warm-up: closed loop, or
+    together offering `rate` requests/s, evenly spread."""
     now = time.perf_counter()
     start_at, stop_at = now + 1.0, now + 1.0 + seconds
     latencies: list[float] = []
     counts = [0, 0]
+    interval = clients / rate if rate else 0.0
     await asyncio.gather(
         *(
-            paced_client(
+            client_loop(
                 port,
                 request,
                 ok,
-                now + i * interval / clients,
-                interval,
                 start_at,
                 stop_at,
                 latencies,
                 counts,
+                (now + i * interval / clients, interval) if rate else None,
             )
             for i in range(clients)
         )
@@ -418,9 +388,7 @@ async def bench(
             [hello_case, *reads, post], phases.saturation, strict=True
         ):
             rate = measured.rps / 2
-            phases.half_load.append(
-                await run_paced(name, port, request, ok, clients, seconds, rate)
-            )
+            phases.half_load.append(await run_load(name, port, request, ok, clients, seconds, rate))
         stop = asyncio.Event()
         # The tasks the writer updates are on the page the list reads, the task the GET
         # reads is not: every commit still changes the database the API reads.

@@ -128,8 +128,8 @@ KEY_BY_ID = select(ApiKey).where(ApiKey.id == bindparam("key_id"))
 
 async def verify(reader: Reader, raw: str) -> Row[Any] | None:
     """The active key `raw` is (a row of api_keys), or None (malformed, unknown, wrong
-    secret or revoked). Runs on every request, hence the reader (agency.db.reads); it
-    reads the row each time, so a revocation holds from the next request on."""
+    secret or revoked). Runs on every request, hence the reader (agency.db.reads), whose
+    answers are current as of the request: a revocation holds from the next request on."""
     key_id = parse_key_id(raw)
     if key_id is None:
         return None

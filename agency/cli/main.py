@@ -35,6 +35,7 @@ app.command("guide")(interventions.guide)
 app.command("params")(interventions.params)
 
 app.command("up")(ops.up)
+app.command("status")(ops.status)
 app.command("demo")(ops.demo)
 app.add_typer(ops.db_app, name="db")
 signing_keys.register(keys_app)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import httpx
 from fastapi import FastAPI
 from temporalio.client import Client
 
@@ -26,32 +25,40 @@ from api.routes import provenance as provenance_routes
 from api.routes import waivers as waiver_routes
 from api.temporal_gateway import TemporalGateway
 
+# Bounds on a request's database work when the server stops answering (PostgreSQL; see
+# agency.db.engine): a statement, and the wait for a pooled connection. Connecting has
+# its own bound (POSTGRES_CONNECT_TIMEOUT_S). The request then answers 503.
+STATEMENT_TIMEOUT_S = 15.0
+READ_TIMEOUT_S = 10.0
+POOL_TIMEOUT_S = 10.0
+
 
 def create_app(settings: Settings, temporal_client: Client | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = make_engine(settings.effective_database_url)
-        reader = make_reader(settings.effective_database_url)
-        async with httpx.AsyncClient() as http:
-            app.state.agency = AppState(
-                settings=settings,
-                sessions=session_maker(engine),
-                reader=reader,
-                temporal=TemporalGateway(settings, temporal_client),
-                http=http,
-                limiter=RateLimiter.from_settings(settings),
-            )
-            # The process's inference engine (models load on first use) and chat sessions.
-            app.state.inference = shared_engine(settings)
-            app.state.chat = ChatService(
-                app.state.agency.sessions, app.state.inference, settings.inference_max_tokens
-            )
-            try:
-                yield
-            finally:
-                await app.state.chat.close()
-                await reader.close()
-                await engine.dispose()
+        url = settings.effective_database_url
+        engine = make_engine(
+            url, command_timeout_s=STATEMENT_TIMEOUT_S, pool_timeout_s=POOL_TIMEOUT_S
+        )
+        reader = make_reader(url, command_timeout_s=READ_TIMEOUT_S, pool_timeout_s=POOL_TIMEOUT_S)
+        app.state.agency = AppState(
+            settings=settings,
+            sessions=session_maker(engine),
+            reader=reader,
+            temporal=TemporalGateway(settings, temporal_client),
+            limiter=RateLimiter.from_settings(settings),
+        )
+        # The process's inference engine (models load on first use) and chat sessions.
+        app.state.inference = shared_engine(settings)
+        app.state.chat = ChatService(
+            app.state.agency.sessions, app.state.inference, settings.inference_max_tokens
+        )
+        try:
+            yield
+        finally:
+            await app.state.chat.close()
+            await reader.close()
+            await engine.dispose()
 
     app = FastAPI(
         title="Agent Agency",

@@ -30,6 +30,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from agency.db import records
 from agency.db.models import Task
 from agency.db.types import utcnow
+from api.outages import TEMPORAL
 from api.problems import ProblemError, unavailable
 
 MEMO_DIGEST = "agency.request_digest"
@@ -139,8 +140,8 @@ async def _stored_digest(client: Client, workflow_id: str) -> object:
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:
             return _MISSING
-        raise unavailable(f"Temporal error: {err.status.name}") from err
+        raise unavailable(f"Temporal error: {err.status.name}", TEMPORAL) from err
     except TimeoutError as err:
-        raise unavailable("Temporal did not answer in time") from err
+        raise unavailable("Temporal did not answer in time", TEMPORAL) from err
     memo = await description.memo()
     return memo.get(MEMO_DIGEST)

@@ -1,9 +1,11 @@
 """Key figures for the dashboard: tasks by phase, throughput, success rate, p95 latency and
-active executors, for one tenant, from the projection and the executors' health."""
+active executors, for one tenant, from the projection and the pollers of the executors'
+queue (api.pollers)."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import time
 from datetime import datetime, timedelta
@@ -14,13 +16,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agency.db.models import Task
 from agency.db.types import utcnow
+from api.pollers import pollers
 from api.state import AppState
 from workflows.models import TERMINAL_PHASES
+
+log = logging.getLogger("agency.api")
 
 WINDOW_S = 3600
 # Finished tasks read per snapshot for the latency percentile (newest first).
 LATENCY_SAMPLE = 5000
 EXECUTOR_PROBE_TTL_S = 5.0
+# Connecting to Temporal and asking it, together: a snapshot is never held up longer.
+CENSUS_TIMEOUT_S = 4.0
 SNAPSHOT_TTL_S = 1.0
 
 
@@ -38,8 +45,10 @@ class KpiSnapshot(BaseModel):
     p95_latency_s: float | None = Field(
         description="95th percentile of submit-to-finish time in the window"
     )
-    active_executors: int
-    executors: int
+    active_executors: int = Field(
+        description="executors polling their queue now (0 while Temporal cannot be asked)"
+    )
+    executors: int = Field(description="executors Temporal has seen polling in recent minutes")
 
 
 def percentile(values: list[float], fraction: float) -> float | None:
@@ -85,7 +94,7 @@ async def task_figures(
 
 class KpiSource:
     """Snapshots per tenant, cached for a second (many dashboards, one query set), and the
-    executors' health, probed at most every few seconds."""
+    executors' pollers, asked of Temporal at most every few seconds."""
 
     def __init__(self, state: AppState) -> None:
         self._state = state
@@ -119,14 +128,16 @@ class KpiSource:
                 and time.monotonic() - self._executors[0] < EXECUTOR_PROBE_TTL_S
             ):
                 return self._executors[1], self._executors[2]
-            urls = self._state.settings.executor_urls
-            results = await asyncio.gather(*(self._probe(url) for url in urls))
-            self._executors = (time.monotonic(), sum(results), len(urls))
-            return self._executors[1], self._executors[2]
-
-    async def _probe(self, url: str) -> bool:
-        try:
-            response = await self._state.http.get(f"{url.rstrip('/')}/health", timeout=2)
-        except Exception:  # unreachable counts as inactive
-            return False
-        return response.status_code == 200
+            try:
+                async with asyncio.timeout(CENSUS_TIMEOUT_S):
+                    found = await pollers(
+                        await self._state.temporal.client(),
+                        self._state.settings.executor_task_queue,
+                        "activity",
+                    )
+            except Exception as err:  # Temporal down: no executor can be seen taking work
+                log.info("executor census failed: %s", type(err).__name__)
+                found = []
+            active = sum(p.active for p in found)
+            self._executors = (time.monotonic(), active, len(found))
+            return active, len(found)

@@ -5,8 +5,8 @@ routes are added here, for every route alike (including routes added later), fro
 the route depends on:
 
 - authenticated routes (ViewerDep/OperatorDep/AdminDep): their security schemes (a key
-  as a bearer token or in `X-API-Key`), 401, 429 and 503 (the key is checked in the
-  database), 403 when the role is above viewer, and the `RateLimit` and
+  as a bearer token or in `X-API-Key`), 401, 429 and 503 with `Retry-After` (the key is
+  checked in the database), 403 when the role is above viewer, and the `RateLimit` and
   `RateLimit-Policy` headers on their answers;
 - routes with a body: 413; routes with parameters or a body: 422; routes with a path
   parameter: 404.
@@ -70,7 +70,11 @@ STANDARD: dict[str, tuple[str, dict[str, Any]]] = {
         "The key's rate limit is used up",
         {"Retry-After": {"$ref": "#/components/headers/Retry-After"}, **RATE_HEADERS},
     ),
-    "503": ("A dependency (database, Temporal) is unavailable; retry later", {}),
+    "503": (
+        "A dependency (database, Temporal) is unavailable; the problem's `unavailable` "
+        "lists which; retry after `Retry-After` seconds",
+        {"Retry-After": {"$ref": "#/components/headers/Retry-After"}},
+    ),
 }
 
 

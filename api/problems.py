@@ -8,13 +8,19 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.outages import Dependency, TemporalUnavailableError, down_dependency, is_outage
 
 log = logging.getLogger("agency.api")
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://agent-agency.dev/problems/"
+# What a 503 asks clients to wait: outages of a few seconds (a restart, a failover) are
+# the common case, and a retry that finds the dependency still down is cheap.
+RETRY_AFTER_S = 5
+NAMES: dict[Dependency, str] = {"database": "the database", "temporal": "Temporal"}
 
 
 class FieldProblem(BaseModel):
@@ -28,6 +34,10 @@ class Problem(BaseModel):
     status: int
     detail: str | None = None
     errors: list[FieldProblem] | None = None
+    unavailable: list[str] | None = Field(
+        default=None,
+        description="On 503: the dependencies that are down (`database`, `temporal`)",
+    )
 
 
 class ProblemError(Exception):
@@ -39,10 +49,16 @@ class ProblemError(Exception):
         detail: str | None = None,
         errors: list[FieldProblem] | None = None,
         headers: dict[str, str] | None = None,
+        unavailable: list[str] | None = None,
     ) -> None:
         super().__init__(detail or title)
         self.problem = Problem(
-            type=TYPE_BASE + kind, title=title, status=status, detail=detail, errors=errors
+            type=TYPE_BASE + kind,
+            title=title,
+            status=status,
+            detail=detail,
+            errors=errors,
+            unavailable=unavailable,
         )
         self.headers = headers
 
@@ -55,8 +71,24 @@ def conflict(detail: str) -> ProblemError:
     return ProblemError(409, "conflict", "Intervention does not apply", detail)
 
 
-def unavailable(detail: str) -> ProblemError:
-    return ProblemError(503, "unavailable", "A dependency is unavailable", detail)
+def unavailable(detail: str, *down: Dependency) -> ProblemError:
+    """503 with Retry-After; `down` names the dependencies that are down, when known."""
+    return ProblemError(
+        503,
+        "unavailable",
+        "A dependency is unavailable",
+        detail,
+        headers={"Retry-After": str(RETRY_AFTER_S)},
+        unavailable=list(down) or None,
+    )
+
+
+def outage_problem(exc: BaseException) -> ProblemError:
+    """The 503 for an exception that `api.outages.is_outage` recognises."""
+    down = down_dependency(exc)
+    if down is None:
+        return unavailable("a dependency did not answer")
+    return unavailable(f"{NAMES[down]} is unavailable", down)
 
 
 def invalid(errors: list[FieldProblem], detail: str | None = None) -> ProblemError:
@@ -86,19 +118,6 @@ def too_large(limit: int) -> ProblemError:
 
 def rate_limited(detail: str, headers: dict[str, str]) -> ProblemError:
     return ProblemError(429, "rate-limited", "Too many requests", detail, headers=headers)
-
-
-# Failures that mean "the database is not reachable right now", not "the request is bad".
-def is_database_unavailable(exc: BaseException) -> bool:
-    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-    from sqlalchemy.exc import TimeoutError as PoolTimeoutError
-
-    if isinstance(exc, OperationalError | InterfaceError | PoolTimeoutError):
-        return True
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    # asyncpg raises socket errors (refused, reset) and timeouts unwrapped when connecting.
-    return isinstance(exc, OSError | TimeoutError | ConnectionError)
 
 
 def problem_response(problem: Problem, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -146,17 +165,15 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(problem, getattr(exc, "headers", None))
 
     async def _dependency(request: Request, exc: Exception) -> JSONResponse:
-        if is_database_unavailable(exc):
-            log.warning("a dependency is unavailable: %s", type(exc).__name__)
-            return problem_response(unavailable("the database is unavailable").problem)
+        if is_outage(exc):
+            problem = outage_problem(exc)
+            log.warning("%s: %s", problem.problem.detail, type(exc).__name__)
+            return problem_response(problem.problem, problem.headers)
         return await _unexpected(request, exc)
-
-    from sqlalchemy.exc import DBAPIError
-    from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
     # Registered by class (not only under Exception) so that Starlette answers them like
     # any handled error instead of re-raising them to the server as crashes.
-    for kind in (DBAPIError, PoolTimeoutError, OSError, TimeoutError):
+    for kind in _outage_classes():
         app.add_exception_handler(kind, _dependency)
 
     @app.exception_handler(Exception)
@@ -170,3 +187,27 @@ def install_problem_handlers(app: FastAPI) -> None:
             detail="the server could not complete the request",
         )
         return problem_response(problem)
+
+
+def _outage_classes() -> tuple[type[BaseException], ...]:
+    """The exception classes an outage can surface as (api.outages sorts them out)."""
+    from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+    from temporalio.client import RPCTimeoutOrCancelledError
+    from temporalio.service import RPCError
+
+    found: list[type[BaseException]] = [
+        DBAPIError,
+        PoolTimeoutError,
+        OSError,
+        TimeoutError,
+        RPCError,
+        RPCTimeoutOrCancelledError,
+        TemporalUnavailableError,
+    ]
+    try:
+        import asyncpg
+    except ImportError:  # a SQLite-only installation
+        return tuple(found)
+    # asyncpg's own errors escape SQLAlchemy unwrapped while connecting.
+    return (*found, asyncpg.PostgresError, asyncpg.InterfaceError)

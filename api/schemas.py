@@ -38,7 +38,13 @@ class TaskPublic(BaseModel):
     spec: dict[str, Any]
     rounds: list[Round] = Field(default_factory=list)
     execution: ExecutionSummary | None = None
-    live: bool = False
+    live: bool = Field(default=False, description="merged with the running workflow's live state")
+    live_unavailable: str | None = Field(
+        default=None,
+        description="set (on a single task's read) when the task runs but its live state "
+        "could not be read, Temporal or its workers being unavailable: the answer is the "
+        "projection alone, and this says why",
+    )
 
 
 class TaskList(BaseModel):
@@ -98,21 +104,3 @@ class ParametersBody(BaseModel):
 class Accepted(BaseModel):
     accepted: bool
     detail: str
-
-
-class DependencyHealth(BaseModel):
-    ok: bool
-    detail: str = ""
-
-
-class ExecutorHealthPublic(DependencyHealth):
-    url: str
-    sandbox: str | None = None
-    active_runs: int | None = None
-
-
-class Health(BaseModel):
-    status: Literal["ok", "degraded"]
-    temporal: DependencyHealth
-    database: DependencyHealth
-    executors: list[ExecutorHealthPublic]

@@ -1,4 +1,4 @@
-"""What the lifespan makes for every request: settings, sessions, Temporal, HTTP, limits."""
+"""What the lifespan makes for every request: settings, sessions, readers, Temporal, limits."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Annotated
 
-import httpx
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -24,7 +23,6 @@ class AppState:
     # Reads on the request path (keys, tasks, pages): agency.db.reads says why.
     reader: Reader
     temporal: TemporalGateway
-    http: httpx.AsyncClient
     limiter: RateLimiter = field(default_factory=RateLimiter)
     # Serialized task answers, keyed by row content (api.task_json).
     task_json: TaskJson = field(default_factory=TaskJson)

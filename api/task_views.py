@@ -7,16 +7,19 @@ import logging
 from typing import Any
 
 from sqlalchemy import Row
-from temporalio.client import Client
 
 from agency.db.models import Task
+from api.outages import TemporalUnavailableError, is_temporal_unavailable
 from api.schemas import TaskPublic
+from api.temporal_gateway import TemporalGateway, describe
 from council.models import Judgment
 from workflows.models import TERMINAL_PHASES, TaskState
 
 log = logging.getLogger("agency.api")
 
 QUERY_TIMEOUT_S = 2.0
+# The projection answers without Temporal: a read waits briefly for a connection.
+CONNECT_WAIT_S = 1.0
 
 
 def task_public(row: Task, live: TaskState | None = None) -> TaskPublic:
@@ -69,15 +72,26 @@ def with_live_state(public: TaskPublic, live: TaskState) -> TaskPublic:
     )
 
 
-async def live_state(client: Client | None, row: Task | Row[Any]) -> TaskState | None:
-    """The workflow's `state` query, or None when finished or Temporal is unreachable."""
-    if client is None or row.phase in TERMINAL_PHASES:
+async def live_state(gateway: TemporalGateway, row: Task | Row[Any]) -> TaskState | str | None:
+    """The workflow's `state` query; None when the task has finished (the projection is
+    the whole answer); otherwise, when it cannot be read, why (the projection is still a
+    valid answer without it)."""
+    if row.phase in TERMINAL_PHASES:
         return None
+    try:
+        client = await gateway.client(wait_s=CONNECT_WAIT_S)
+    except TemporalUnavailableError as err:
+        return f"Temporal is unavailable ({err})"
     try:
         handle = client.get_workflow_handle(row.workflow_id)
         return await asyncio.wait_for(
             handle.query("state", result_type=TaskState), timeout=QUERY_TIMEOUT_S
         )
-    except Exception as err:  # the projection is still a valid answer without the query
+    except TimeoutError:
+        # Temporal holds a query until a worker answers it: no answer, no worker.
+        return "the workflow did not answer in time (no workflow worker?)"
+    except Exception as err:
         log.info("live query of %s failed: %s", row.workflow_id, type(err).__name__)
-        return None
+        if is_temporal_unavailable(err):
+            return f"Temporal is unavailable ({describe(err)})"
+        return f"the live query failed ({describe(err)})"

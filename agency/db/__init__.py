@@ -9,7 +9,7 @@ from agency.db.migrate import (
     upgrade_database,
     upgrade_database_async,
 )
-from agency.db.models import AuditEntry, Executor, Task, TaskEvent, VerdictRecord
+from agency.db.models import AuditEntry, Task, TaskEvent, VerdictRecord
 from agency.db.reads import Reader, make_reader
 from agency.db.records import (
     UnknownTaskError,
@@ -18,18 +18,15 @@ from agency.db.records import (
     insert_task,
     list_audit,
     list_events,
-    list_executors,
     list_tasks,
     list_verdicts,
     ping,
     projection_changes,
     read_task,
-    upsert_executor,
 )
 
 __all__ = [
     "AuditEntry",
-    "Executor",
     "Reader",
     "Task",
     "TaskEvent",
@@ -44,7 +41,6 @@ __all__ = [
     "insert_task",
     "list_audit",
     "list_events",
-    "list_executors",
     "list_tasks",
     "list_verdicts",
     "make_engine",
@@ -55,5 +51,4 @@ __all__ = [
     "session_maker",
     "upgrade_database",
     "upgrade_database_async",
-    "upsert_executor",
 ]

@@ -19,6 +19,9 @@ from agency.db.write_queue import WriteQueueSession
 
 # How long a SQLite writer waits for another writer's lock before giving up (ms).
 SQLITE_BUSY_TIMEOUT_MS = 5000
+# asyncpg waits 60 s for a connection by default: a database host that drops packets
+# would hold every caller that long. A reachable server connects in milliseconds.
+POSTGRES_CONNECT_TIMEOUT_S = 5.0
 
 
 def is_sqlite(url: str | URL) -> bool:
@@ -61,13 +64,23 @@ def _prepare_sqlite_file(url: str | URL) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
 
 
-def make_engine(url: str | URL, **kwargs: Any) -> AsyncEngine:
+def make_engine(
+    url: str | URL,
+    *,
+    connect_timeout_s: float = POSTGRES_CONNECT_TIMEOUT_S,
+    command_timeout_s: float | None = None,
+    pool_timeout_s: float | None = None,
+    **kwargs: Any,
+) -> AsyncEngine:
     """An AsyncEngine for `url`; extra keyword arguments go to `create_async_engine`.
 
     For SQLite the file's directory is created and every connection gets WAL (readers,
     such as the API, proceed while a writer commits), foreign keys (off by default in
     SQLite) and a busy timeout (several processes share the file; contention waits).
-    For PostgreSQL connections are checked before use, so an engine survives a restart.
+    For PostgreSQL connections are checked before use, so an engine survives a restart,
+    and the timeouts bound a caller's wait when the server does not answer: to connect,
+    for each statement (None: no limit) and for a free pooled connection (None: the
+    pool's default).
     """
     if is_sqlite(url):
         _prepare_sqlite_file(url)
@@ -78,7 +91,29 @@ def make_engine(url: str | URL, **kwargs: Any) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", pragmas)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    if pool_timeout_s is not None:
+        kwargs.setdefault("pool_timeout", pool_timeout_s)
+    kwargs["connect_args"] = _asyncpg_timeouts(
+        url, kwargs.get("connect_args"), connect_timeout_s, command_timeout_s
+    )
     return create_async_engine(url, **kwargs)
+
+
+def _asyncpg_timeouts(
+    url: str | URL,
+    connect_args: dict[str, Any] | None,
+    connect_timeout_s: float,
+    command_timeout_s: float | None,
+) -> dict[str, Any]:
+    """`connect_args` with asyncpg's connect and statement timeouts (values given by the
+    caller win); other drivers name them differently and are left alone."""
+    args = dict(connect_args or {})
+    if make_url(url).get_driver_name() != "asyncpg":
+        return args
+    args.setdefault("timeout", connect_timeout_s)
+    if command_timeout_s is not None:
+        args.setdefault("command_timeout", command_timeout_s)
+    return args
 
 
 def _begin_immediate(connection: Connection) -> None:
@@ -95,7 +130,9 @@ def make_migration_engine(url: str | URL) -> AsyncEngine:
     them before committing).
     """
     if not is_sqlite(url):
-        return create_async_engine(url, poolclass=NullPool)
+        # A connect timeout only: a migration's statements may rightly take long.
+        connect_args = _asyncpg_timeouts(url, None, POSTGRES_CONNECT_TIMEOUT_S, None)
+        return create_async_engine(url, poolclass=NullPool, connect_args=connect_args)
     _prepare_sqlite_file(url)
     engine = create_async_engine(url, poolclass=NullPool)
     pragmas = _sqlite_pragmas(

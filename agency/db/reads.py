@@ -181,12 +181,26 @@ def _read_only_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 class AsyncReader:
-    """Core reads on an async engine, one retry when a pooled connection turned out dead."""
+    """Core reads on an async engine, one retry when a pooled connection turned out dead.
 
-    def __init__(self, url: str | URL) -> None:
+    `command_timeout_s` bounds each statement and `pool_timeout_s` the wait for a pooled
+    connection (see make_engine), so that a read on a server that stopped answering
+    fails in bounded time instead of holding its request."""
+
+    def __init__(
+        self,
+        url: str | URL,
+        *,
+        command_timeout_s: float | None = None,
+        pool_timeout_s: float | None = None,
+    ) -> None:
         # Autocommit: a read is one round trip, not BEGIN, SELECT and ROLLBACK.
         self._engine: AsyncEngine = make_engine(
-            url, pool_pre_ping=False, isolation_level="AUTOCOMMIT"
+            url,
+            pool_pre_ping=False,
+            isolation_level="AUTOCOMMIT",
+            command_timeout_s=command_timeout_s,
+            pool_timeout_s=pool_timeout_s,
         )
 
     async def one(self, statement: Executable, params: Params = None) -> Row[Any] | None:
@@ -216,5 +230,14 @@ class AsyncReader:
         await self._engine.dispose()
 
 
-def make_reader(url: str | URL) -> Reader:
-    return SQLiteReader(url) if is_sqlite(url) else AsyncReader(url)
+def make_reader(
+    url: str | URL,
+    *,
+    command_timeout_s: float | None = None,
+    pool_timeout_s: float | None = None,
+) -> Reader:
+    """The reader for `url`; the timeouts apply to PostgreSQL (a SQLite read is bounded by
+    its busy timeout)."""
+    if is_sqlite(url):
+        return SQLiteReader(url)
+    return AsyncReader(url, command_timeout_s=command_timeout_s, pool_timeout_s=pool_timeout_s)

@@ -1,4 +1,4 @@
-"""Repository functions: every read and write of tasks, events, audit, verdicts, executors.
+"""Repository functions: every read and write of tasks, events, audit and verdicts.
 
 Writers commit (or roll back) the session they are given, so that each call is one
 transaction; readers leave the session as they found it. Rows stay readable after a
@@ -36,12 +36,10 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy import text as sql_text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agency.db.models import AuditEntry, Executor, Task, TaskEvent, VerdictRecord
+from agency.db.models import AuditEntry, Task, TaskEvent, VerdictRecord
 from agency.db.reads import Reader
 from agency.db.types import utcnow
 from council.spec import TaskSpec
@@ -477,38 +475,6 @@ async def list_verdicts(session: AsyncSession, task_id: str) -> list[VerdictReco
         .order_by(VerdictRecord.seq, VerdictRecord.id)
         .execution_options(**FRESH)
     )
-    return list((await session.scalars(stmt)).all())
-
-
-# -------------------------------------------------------------------------- executors
-async def upsert_executor(
-    session: AsyncSession, url: str, status: str, sandbox: str, active_runs: int
-) -> Executor:
-    """Record an executor's latest health probe (insert or update in one statement, so
-    concurrent probes from several workers cannot collide) and commit."""
-    values = {
-        "url": url,
-        "status": status,
-        "sandbox": sandbox,
-        "active_runs": active_runs,
-        "last_seen": utcnow(),
-    }
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        stmt = pg_insert(Executor).values(**values)
-    elif dialect == "sqlite":
-        stmt = sqlite_insert(Executor).values(**values)
-    else:
-        raise ValueError(f"unsupported database {dialect!r}: use SQLite or PostgreSQL")
-    changed = {k: stmt.excluded[k] for k in ("status", "sandbox", "active_runs", "last_seen")}
-    await session.execute(stmt.on_conflict_do_update(index_elements=["url"], set_=changed))
-    await session.commit()
-    stmt = select(Executor).where(Executor.url == url).execution_options(**FRESH)
-    return (await session.scalars(stmt)).one()
-
-
-async def list_executors(session: AsyncSession) -> list[Executor]:
-    stmt = select(Executor).order_by(Executor.url).execution_options(**FRESH)
     return list((await session.scalars(stmt)).all())
 
 

@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import RPCTimeoutOrCancelledError, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from agency.db import records
 from api.deps import OperatorDep, SessionDep, StateDep
-from api.problems import Problem, conflict, not_found, unavailable
+from api.outages import TEMPORAL, TemporalUnavailableError, is_temporal_unavailable
+from api.problems import Problem, ProblemError, conflict, not_found, unavailable
 from api.routes.tasks import TaskId
 from api.schemas import Accepted, GuidanceBody, OverrideBody, ParametersBody, ReasonBody
 from workflows.models import (
@@ -34,9 +36,14 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
     404: {"model": Problem, "description": "No such task (or not in the key's tenant)"},
     409: {"model": Problem, "description": "The intervention does not apply now; detail says why"},
     422: {"model": Problem, "description": "Invalid body"},
-    503: {"model": Problem, "description": "Temporal is unavailable"},
+    503: {
+        "model": Problem,
+        "description": "Temporal, the task's workflow worker or the database is unavailable",
+    },
 }
 UPDATE_TIMEOUT_S = 30.0
+# Signals and cancellation are accepted by Temporal itself, no worker involved.
+SIGNAL_TIMEOUT_S = 5.0
 
 
 async def _handle(state: StateDep, session: SessionDep, principal: OperatorDep, task_id: TaskId):
@@ -47,9 +54,16 @@ async def _handle(state: StateDep, session: SessionDep, principal: OperatorDep, 
         raise conflict(f"the task is {row.phase}")
     try:
         client = await state.temporal.client()
-    except Exception as err:
-        raise unavailable(f"Temporal is unreachable: {type(err).__name__}") from err
+    except TemporalUnavailableError as err:
+        raise unavailable(str(err), TEMPORAL) from err
     return client.get_workflow_handle(row.workflow_id)
+
+
+def _rpc_problem(err: RPCError) -> ProblemError:
+    if err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
+        return conflict("the task's workflow is no longer running")
+    down = (TEMPORAL,) if is_temporal_unavailable(err) else ()
+    return unavailable(f"Temporal error: {err.status.name}", *down)
 
 
 async def _update(handle: Any, name: str, payload: Intervention) -> Accepted:
@@ -64,11 +78,11 @@ async def _update(handle: Any, name: str, payload: Intervention) -> Accepted:
             raise conflict(cause.message) from err
         raise conflict(str(cause or err)) from err
     except RPCError as err:
-        if err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
-            raise conflict("the task's workflow is no longer running") from err
-        raise unavailable(f"Temporal error: {err.status.name}") from err
-    except TimeoutError as err:
-        raise unavailable("the task's workflow did not answer in time") from err
+        raise _rpc_problem(err) from err
+    except (TimeoutError, RPCTimeoutOrCancelledError) as err:
+        # Temporal holds an update until a worker runs the workflow: none did in time.
+        # (The SDK reports its own wait cut short as RPCTimeoutOrCancelledError.)
+        raise unavailable("the task's workflow did not answer in time", TEMPORAL) from err
     if not ack.accepted:
         raise conflict(ack.detail)
     return Accepted(accepted=True, detail=ack.detail)
@@ -114,13 +128,19 @@ async def cancel_task(
     the audit log ends with CANCELED by the caller."""
     handle = await _handle(state, session, principal, task_id)
     reason = body.reason if body else ""
+    rpc_timeout = timedelta(seconds=SIGNAL_TIMEOUT_S)
     try:
-        await handle.signal("cancel", Intervention(actor=principal.actor, reason=reason))
-        await handle.cancel()
+        async with asyncio.timeout(2 * SIGNAL_TIMEOUT_S + 1):
+            await handle.signal(
+                "cancel",
+                Intervention(actor=principal.actor, reason=reason),
+                rpc_timeout=rpc_timeout,
+            )
+            await handle.cancel(rpc_timeout=rpc_timeout)
     except RPCError as err:
-        if err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
-            raise conflict("the task's workflow is no longer running") from err
-        raise unavailable(f"Temporal error: {err.status.name}") from err
+        raise _rpc_problem(err) from err
+    except TimeoutError as err:
+        raise unavailable("Temporal did not answer in time", TEMPORAL) from err
     return Accepted(accepted=True, detail="cancel requested")
 
 

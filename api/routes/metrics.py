@@ -12,7 +12,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from api.deps import SessionDep, StateDep, ViewerDep
 from api.kpis import KpiSnapshot, KpiSource
-from api.problems import is_database_unavailable
+from api.outages import is_database_unavailable
 from api.routes.streams import PING_INTERVAL_S, SSE
 
 log = logging.getLogger("agency.api")

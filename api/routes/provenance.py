@@ -15,6 +15,7 @@ from agency.provenance.config import keystore_for, provenance_repo_for
 from agency.provenance.replay import check_determinism
 from agency.provenance.verify import Verifier
 from api.deps import SessionDep, StateDep, ViewerDep
+from api.outages import TEMPORAL, is_temporal_unavailable
 from api.problems import Problem, not_found, unavailable
 from api.provenance_schemas import CheckPublic, ProvenancePublic, ReplayPublic
 
@@ -72,14 +73,17 @@ async def task_replay(
     task = await _task(session, principal, task_id)
     client = await _client(state)
     if client is None:
-        raise unavailable("Temporal is unreachable")
+        raise unavailable("Temporal is unreachable", TEMPORAL)
     handle = client.get_workflow_handle(task.workflow_id, run_id=task.workflow_run_id)
     try:
         history = await asyncio.wait_for(handle.fetch_history(), HISTORY_TIMEOUT_S)
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:
             raise not_found(f"the history of task {task_id}") from err
-        raise unavailable(f"Temporal: {err.message}") from err
+        down = (TEMPORAL,) if is_temporal_unavailable(err) else ()
+        raise unavailable(f"Temporal: {err.message}", *down) from err
+    except TimeoutError as err:
+        raise unavailable("Temporal did not send the history in time", TEMPORAL) from err
     report = await check_determinism(history)
     return ReplayPublic(
         task_id=task.id,

@@ -5,6 +5,12 @@ reconnects with `Last-Event-ID: k` (browsers do this by themselves) gets exactly
 events after k: events are read from the database, so the resume works across API
 restarts too. When the task has finished and its last event was sent, an `end` event
 closes the stream; reconnecting after that is answered 204 (EventSource stops retrying).
+
+While the database cannot be read the stream stays open: it sends a `reconnecting` event
+(JSON: why, the attempt, when it reads again, the last seq sent) before each new try,
+with backoff, and a `resumed` event once it reads again; then the events after the last
+one sent follow, none skipped and none twice. Neither carries an `id`, so a client's
+Last-Event-ID is untouched; plain EventSource `message` listeners never see them.
 """
 
 from __future__ import annotations
@@ -20,9 +26,10 @@ from fastapi.responses import Response
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from agency.db import records
-from agency.db.models import TaskEvent
+from agency.db.models import Task, TaskEvent
 from api.deps import SessionDep, StateDep, ViewerDep
-from api.problems import FieldProblem, Problem, invalid, is_database_unavailable, not_found
+from api.outages import is_database_unavailable
+from api.problems import FieldProblem, Problem, invalid, not_found
 from api.routes.tasks import TaskId
 from api.schemas import EventList, TaskEventPublic
 from api.state import AppState
@@ -40,9 +47,16 @@ PING_INTERVAL_S = 15
 # The reconnection delay (ms) the stream asks clients to use.
 RETRY_MS = 1000
 STREAM_PAGE = 500
+# Backoff of the stream's reads while the database is unavailable.
+FIRST_RECONNECT_DELAY_S = 0.5
+MAX_RECONNECT_DELAY_S = 5.0
 
 EVENT_EXAMPLE = (
     'id: 4\ndata: {"seq": 4, "kind": "transition", "phase": "executing", ...}\n\n'
+    'event: reconnecting\nretry: 1000\ndata: {"reason": "the database is unavailable", '
+    '"unavailable": ["database"], "attempt": 1, "retry_in_ms": 500, "last_seq": 4}\n\n'
+    'event: resumed\nretry: 1000\ndata: {"last_seq": 4}\n\n'
+    'id: 5\ndata: {"seq": 5, "kind": "transition", "phase": "judging", ...}\n\n'
     'event: end\ndata: {"phase": "completed", "last_seq": 12}\n\n'
 )
 
@@ -81,7 +95,8 @@ def _resume_point(after: int | None, last_event_id: str | None) -> int:
     responses={
         200: {
             "description": "The events after `after` (or `Last-Event-ID`): a JSON page, or "
-            "with `Accept: text/event-stream` a live stream of them",
+            "with `Accept: text/event-stream` a live stream of them (with `reconnecting` and "
+            "`resumed` events while the database is unavailable, and `end` at the end)",
             "content": {SSE: {"schema": {"type": "string"}, "example": EVENT_EXAMPLE}},
         },
         204: {"description": "Stream requested for a finished task past its last event"},
@@ -131,20 +146,26 @@ async def event_stream(
 ) -> AsyncIterator[ServerSentEvent]:
     last = after
     first = True
+    failures = 0
     while True:
         try:
-            async with state.sessions() as session:
-                events = await records.list_events(
-                    session, task_id, after_seq=last, limit=STREAM_PAGE
-                )
-                row = None if events else await records.get_task(session, task_id)
+            events, row = await _read(state, task_id, last)
         except Exception as err:
             if not is_database_unavailable(err):
                 raise
-            # The database is away: keep the stream, try again (the client keeps its place).
-            log.info("event stream of %s waits for the database", task_id)
-            await asyncio.sleep(poll_s * 4)
+            # The database is away: the stream stays open, says so, and tries again with
+            # backoff; `last` is kept, so nothing is skipped or sent twice after it.
+            failures += 1
+            delay = reconnect_delay(failures)
+            log.info("event stream of %s waits for the database (%d)", task_id, failures)
+            yield reconnecting(last, failures, delay)
+            await asyncio.sleep(delay)
             continue
+        if failures:
+            failures = 0
+            yield ServerSentEvent(
+                event="resumed", data=json.dumps({"last_seq": last}), retry=RETRY_MS
+            )
         for event in events:
             payload = public_event(event).model_dump(mode="json")
             yield ServerSentEvent(
@@ -161,3 +182,33 @@ async def event_stream(
             yield ServerSentEvent(event="end", data=json.dumps({"phase": phase, "last_seq": last}))
             return
         await asyncio.sleep(poll_s)
+
+
+async def _read(state: AppState, task_id: str, last: int) -> tuple[list[TaskEvent], Task | None]:
+    """The events after `last` and, when there are none, the task (has it finished?)."""
+    async with state.sessions() as session:
+        events = await records.list_events(session, task_id, after_seq=last, limit=STREAM_PAGE)
+        return events, None if events else await records.get_task(session, task_id)
+
+
+def reconnect_delay(failures: int) -> float:
+    """Seconds before the next read after `failures` failed ones in a row: soon after a
+    blip, then doubling up to MAX_RECONNECT_DELAY_S."""
+    return min(FIRST_RECONNECT_DELAY_S * 2 ** (failures - 1), MAX_RECONNECT_DELAY_S)
+
+
+def reconnecting(last: int, attempt: int, delay_s: float) -> ServerSentEvent:
+    """What the stream says while it cannot read: why, where it stands, when it tries
+    again. No `id`: a client's Last-Event-ID stays the last event it got. `retry` asks a
+    client whose connection drops meanwhile not to come back sooner than that."""
+    delay_ms = round(delay_s * 1000)
+    data = {
+        "reason": "the database is unavailable",
+        "unavailable": ["database"],
+        "attempt": attempt,
+        "retry_in_ms": delay_ms,
+        "last_seq": last,
+    }
+    return ServerSentEvent(
+        event="reconnecting", data=json.dumps(data), retry=max(RETRY_MS, delay_ms)
+    )

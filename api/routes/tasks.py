@@ -18,18 +18,21 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from agency.db import records
 from agency.db.models import Task
 from agency.db.reads import Reader
+from agency.settings import Settings
 from agency.temporal_client import workflow_id_for
 from api import idempotency
 from api.deps import OperatorDep, SessionDep, StateDep, ViewerDep
+from api.outages import TEMPORAL, TemporalUnavailableError, is_temporal_unavailable
 from api.problems import FieldProblem, Problem, invalid, not_found, unavailable
 from api.query_models import query_model, query_parameters
 from api.schemas import AuditList, AuditPublic, TaskList, TaskPublic
 from api.submission import parse_submission
 from api.task_json import json_response, public_from_row
 from api.task_views import live_state, task_public, with_live_state
+from api.temporal_gateway import describe
 from council.models import Judgment
 from council.spec import ExecutionMode, Mode, TaskSpec
-from workflows.models import TERMINAL_PHASES, Phase, TaskInput
+from workflows.models import TERMINAL_PHASES, ExecutorOptions, Phase, TaskInput
 from workflows.task import WORKFLOW_NAME
 
 log = logging.getLogger("agency.api")
@@ -92,8 +95,9 @@ async def submit_task(
     spec = parse_submission(body)
     try:
         client = await state.temporal.client()
-    except Exception as err:
-        raise unavailable(f"Temporal is unreachable: {type(err).__name__}") from err
+    except TemporalUnavailableError as err:
+        # Before anything is written: no row without a workflow.
+        raise unavailable(str(err), TEMPORAL) from err
     if idempotency_key is None:
         return task_public(await _create(state, session, principal, client, spec, None, None))
     task_id = idempotency.task_id_for(principal.tenant, idempotency_key)
@@ -149,6 +153,7 @@ async def _create(
                     submitted_by=principal.actor,
                     tenant=principal.tenant,
                     approval_timeout_s=state.settings.approval_timeout_s,
+                    executors=_executor_options(state.settings),
                 ),
                 id=workflow_id,
                 task_queue=state.settings.task_queue,
@@ -167,7 +172,8 @@ async def _create(
     except Exception as err:
         # No workflow, no task: remove the row so nothing half-written remains.
         await records.delete_unstarted_task(session, task_id)
-        raise unavailable(f"could not start the task workflow: {type(err).__name__}") from err
+        down = (TEMPORAL,) if is_temporal_unavailable(err) else ()
+        raise unavailable(f"could not start the task workflow: {describe(err)}", *down) from err
     row.workflow_run_id = handle.first_execution_run_id or handle.result_run_id
     return row
 
@@ -233,17 +239,18 @@ async def _row(reader: Reader, principal: ViewerDep, task_id: str) -> Any:
 
 @router.get("/{task_id}", response_model=TaskPublic, responses=ERRORS)
 async def get_task(state: StateDep, principal: ViewerDep, task_id: TaskId) -> Response:
-    """The task's projection; while it runs, merged with the workflow's live state."""
+    """The task's projection; while it runs, merged with the workflow's live state. The
+    projection alone while Temporal is unavailable (`live_unavailable` says why)."""
     row = await _row(state.reader, principal, task_id)
     if row.phase in TERMINAL_PHASES:
         # Finished: the projection is the whole answer, Temporal need not be asked.
         return json_response(state.task_json.task(row))
-    try:
-        client = await state.temporal.client()
-    except Exception:
-        client = None
-    live = await live_state(client, row)
-    public = with_live_state(public_from_row(row), live) if live else public_from_row(row)
+    live = await live_state(state.temporal, row)
+    public = public_from_row(row)
+    if isinstance(live, str):
+        public = public.model_copy(update={"live_unavailable": live})
+    elif live is not None:
+        public = with_live_state(public, live)
     return json_response(public.model_dump_json(by_alias=True).encode())
 
 
@@ -281,4 +288,14 @@ async def task_audit(
             )
             for a in entries
         ]
+    )
+
+
+def _executor_options(settings: Settings) -> ExecutorOptions:
+    """The executor settings a task keeps for its life (its workflow's input)."""
+    return ExecutorOptions(
+        task_queue=settings.executor_task_queue,
+        heartbeat_timeout_s=settings.executor_heartbeat_timeout_s,
+        lost_after_s=settings.executor_lost_after_s,
+        claim_timeout_s=settings.executor_claim_timeout_s,
     )

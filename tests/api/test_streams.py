@@ -94,7 +94,7 @@ def api_process(h: Harness, port: int, data_dir: Path) -> Iterator[str]:
         "AGENCY_TEMPORAL_ADDRESS": h.settings.effective_temporal_address,
         "AGENCY_TASK_QUEUE": h.task_queue,
         "AGENCY_API_PORT": str(port),
-        "AGENCY_EXECUTOR_URLS": json.dumps(h.settings.executor_urls),
+        "AGENCY_EXECUTOR_TASK_QUEUE": h.settings.executor_task_queue,
         "PYTHONPATH": str(ROOT),
     }
     log = (data_dir / f"api-{time.monotonic_ns()}.log").open("w")

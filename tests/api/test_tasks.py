@@ -173,22 +173,16 @@ async def test_a_caws_spec_in_the_repo_supplies_the_governance(api: ApiUnderTest
     assert missing.status_code == 422 and missing.json()["errors"][0]["path"] == "caws_spec"
 
 
-async def test_health_reports_each_dependency(api: ApiUnderTest) -> None:
+async def test_health_sees_the_harness_executor_and_worker(api: ApiUnderTest) -> None:
+    # The census itself is tested in test_health.py; here, the real executor and worker.
     response = await api.http.get("/health")
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["temporal"]["ok"] and body["database"]["ok"]
-    assert [e["sandbox"] for e in body["executors"]] == ["bwrap"]
-    from agency.db import records
-    from agency.db.engine import make_engine, session_maker
-
-    engine = make_engine(api.h.settings.effective_database_url)
-    async with session_maker(engine)() as session:
-        known = await records.list_executors(session)
-    await engine.dispose()
-    assert [(e.url, e.status, e.sandbox) for e in known] == [
-        (body["executors"][0]["url"], "ok", "bwrap")
-    ]
+    assert body["executors"]["task_queue"] == api.h.settings.executor_task_queue
+    assert [p["active"] for p in body["executors"]["pollers"]] == [True]
+    assert body["workers"]["task_queue"] == api.h.task_queue
+    assert body["workers"]["pollers"] and all(p["active"] for p in body["workers"]["pollers"])
 
 
 async def test_temporal_down_is_503_and_leaves_no_task_behind(

@@ -23,7 +23,8 @@ from agency.db import (
 )
 
 APPEND_ONLY = "audit log is append-only"
-TABLES = {"tasks", "task_events", "audit_log", "verdicts", "executors"}
+# At head; 0001 also made `executors`, which 0006 drops (test_0006_drop_executors).
+TABLES = {"tasks", "task_events", "audit_log", "verdicts"}
 
 
 async def on_connection(url: str, fn: Callable[[Connection], Any]) -> Any:

@@ -32,6 +32,7 @@ def test_offline_postgres_sql_has_tables_and_append_only_trigger() -> None:
     sql = offline_sql("postgresql+asyncpg://agency:p%40ss%25@db.invalid:5432/agency")
     for table in ("tasks", "task_events", "audit_log", "verdicts", "executors"):
         assert f"CREATE TABLE {table}" in sql
+    assert "DROP TABLE executors" in sql  # 0006: executors are Temporal workers now
     assert "CREATE FUNCTION audit_log_append_only()" in sql
     assert "BEFORE UPDATE OR DELETE ON audit_log" in sql
     assert "audit log is append-only" in sql

@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+import socket
+import time
 from pathlib import Path
 
 import asyncpg
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -73,3 +76,23 @@ async def test_postgres_engine_survives_dropped_connections(pg_url: str) -> None
             assert await conn.scalar(text("SELECT 1")) == 1
     finally:
         await engine.dispose()
+
+
+async def test_postgres_connect_gives_up_on_a_server_that_never_answers() -> None:
+    # A port that takes connections and never speaks (a hung host): asyncpg alone would
+    # wait 60 s; the engine's connect timeout ends it.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        port = silent.getsockname()[1]
+        engine = make_engine(
+            f"postgresql+asyncpg://postgres@127.0.0.1:{port}/db", connect_timeout_s=0.5
+        )
+        started = time.monotonic()
+        try:
+            with pytest.raises(TimeoutError):
+                async with engine.connect():
+                    pass
+        finally:
+            await engine.dispose()
+        assert time.monotonic() - started < 5

@@ -19,10 +19,8 @@ from agency.db import (
     get_task,
     list_audit,
     list_events,
-    list_executors,
     list_verdicts,
     ping,
-    upsert_executor,
 )
 from tests.agency.db.factories import add_task, judgments, record
 from workflows.models import ProjectionPatch
@@ -212,21 +210,6 @@ async def test_list_events_pages_after_seq(sessions: Sessions) -> None:
         assert [a.seq for a in await list_audit(session, task.id)] == list(range(1, 8))
         with pytest.raises(ValueError):
             await list_events(session, task.id, limit=0)
-
-
-async def test_upsert_executor_inserts_then_updates(sessions: Sessions) -> None:
-    url = "http://127.0.0.1:8081"
-    async with sessions() as session:
-        first = await upsert_executor(session, url, "up", "bubblewrap", 0)
-        first_seen = first.last_seen
-        assert (first.status, first.sandbox, first.active_runs) == ("up", "bubblewrap", 0)
-    async with sessions() as session:
-        second = await upsert_executor(session, url, "degraded", "none", 3)
-        executors = await list_executors(session)
-    assert [e.url for e in executors] == [url]
-    assert (second.status, second.sandbox, second.active_runs) == ("degraded", "none", 3)
-    assert second.last_seen >= first_seen
-    assert second.last_seen.tzinfo is not None
 
 
 async def test_ping(sessions: Sessions) -> None:

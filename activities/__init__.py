@@ -1,4 +1,8 @@
-"""Every side effect the task workflow needs, as Temporal activities."""
+"""Every side effect the task workflow needs, as Temporal activities.
+
+`build_activities` lists those of the workflow worker; the executor's own (agent, gates,
+apply) run in executor processes (activities/executor.py, agency/executor/worker.py).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,6 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from activities.execution import ExecutionActivities
 from activities.governance import GovernanceActivities
 from activities.inference import InferenceActivities
 from activities.provenance import ProvenanceActivities
@@ -19,19 +22,12 @@ def build_activities(
     settings: Settings, sessions: async_sessionmaker[AsyncSession]
 ) -> list[Callable[..., Any]]:
     governance = GovernanceActivities(settings, sessions)
-    execution = ExecutionActivities(settings)
     records = RecordActivities(sessions)
-    inference = InferenceActivities(settings)
+    inference = InferenceActivities(settings, sessions=sessions)
     provenance = ProvenanceActivities(settings, sessions)
     return [
         governance.validate_task,
         governance.judge,
-        execution.choose_executor,
-        execution.execute,
-        execution.run_gates,
-        execution.control_run,
-        execution.apply_change,
-        execution.discard_workspace,
         records.record,
         inference.generate,
         inference.draft_patch,

@@ -9,11 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.errors import executor_failure
 from activities.inference import assess, model_agent_problems
+from agency.db.artifacts import ArtifactNotFound, get_artifact
 from agency.db.waivers import waivers_for_judging
 from agency.diffs import added_lines_by_file
-from agency.executor.client import ExecutorClient, ExecutorError
 from agency.governance_files import (
     CAWS_DIR,
     GovernanceFileError,
@@ -51,6 +50,7 @@ class GovernanceActivities:
         problems: list[str] = []
         policy_data: dict[str, Any] = dict(DEFAULT_POLICY)
         waivers: list[dict[str, Any]] = []
+        base_commit: str | None = None
         try:
             configured = load_policy_data(self._settings)
             if configured is not None:
@@ -62,6 +62,9 @@ class GovernanceActivities:
                 base_ok = _has_ref(repo, spec.base_ref)
                 if not base_ok:
                     problems.append(f"base_ref: {spec.base_ref!r} does not exist in {spec.repo}")
+                else:
+                    # Pinned now: every attempt, on any executor host, starts from it.
+                    base_commit = repo.commit(spec.base_ref).hexsha
                 if spec.caws_spec and base_ok:
                     # A CAWS repo governs itself: its policy and waivers apply.
                     text = read_repo_file(repo, spec.base_ref, f"{CAWS_DIR}/policy.yaml")
@@ -92,7 +95,10 @@ class GovernanceActivities:
                 # Not fatal here: the constitutional judge names it as a violation.
                 activity.logger.info("task %s names unknown waiver %s", inp.task_id, waiver_id)
         return ValidationOutcome(
-            problems=problems, policy=policy_data, waivers=[w for w in waivers if w]
+            problems=problems,
+            policy=policy_data,
+            waivers=[w for w in waivers if w],
+            base_commit=base_commit,
         )
 
     async def _database_waivers(
@@ -152,12 +158,14 @@ class GovernanceActivities:
             return Evidence(stage="plan")
         added: dict[str, list[str]] = {}
         if execution.diff_artifact:
+            if self._sessions is None:
+                raise ApplicationError("this worker has no database for artifacts")
             try:
-                async with ExecutorClient(execution.executor_url) as client:
-                    diff = await client.artifact(execution.diff_artifact)
-            except ExecutorError as err:
-                raise executor_failure(err) from err
-            added = added_lines_by_file(diff)
+                async with self._sessions() as session:
+                    diff = await get_artifact(session, execution.diff_artifact)
+            except ArtifactNotFound as err:
+                raise ApplicationError(str(err), type=opts.NOT_FOUND) from err
+            added = added_lines_by_file(diff.decode("utf-8", errors="replace"))
         return Evidence(
             stage="result",
             agent_exit_code=execution.exit_code,

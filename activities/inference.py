@@ -11,9 +11,11 @@ import time
 from collections.abc import Awaitable
 from typing import TypeVar
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from agency.db.artifacts import put_artifact
 from agency.inference import ChatMessage, Completion, Engine
 from agency.inference.artifacts import ArtifactNotFound, ArtifactStore
 from agency.inference.assessments import assessment_messages, with_assessment, with_failure
@@ -32,10 +34,18 @@ HEARTBEAT_EVERY_S = 5.0
 
 
 class InferenceActivities:
-    def __init__(self, settings: Settings, engine: Engine | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine | None = None,
+        sessions: async_sessionmaker[AsyncSession] | None = None,
+    ) -> None:
         self._settings = settings
         self._engine = engine
+        # Prompts and outputs stay on this worker; a drafted patch goes to the database's
+        # artifacts, where the executor that applies it (on any host) reads it.
         self.artifacts = ArtifactStore.for_data_dir(settings.data_dir)
+        self._sessions = sessions
 
     @property
     def engine(self) -> Engine:
@@ -70,11 +80,15 @@ class InferenceActivities:
         prompt_id = self.artifacts.put_json("prompt", [m.model_dump() for m in messages])
         done = await self._complete(messages, spec.agent.model, self._settings.agent_max_tokens)
         patch, found = extract_diff(done.text)
+        if self._sessions is None:
+            raise ApplicationError("this worker has no database for artifacts")
+        async with self._sessions() as session:
+            patch_id = await put_artifact(session, "patch", patch.encode("utf-8"))
         return DraftOutput(
             model=done.model,
             prompt_artifact=prompt_id,
             output_artifact=self.artifacts.put_text("output", done.text),
-            patch_artifact=self.artifacts.put_text("patch", patch),
+            patch_artifact=patch_id,
             found_diff=found,
             finish_reason=done.finish_reason,
             prompt_tokens=done.prompt_tokens,

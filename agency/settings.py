@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -42,10 +43,20 @@ class Settings(BaseSettings):
     # Largest request body the API reads; bigger ones are answered 413.
     max_body_bytes: int = Field(default=1_000_000, ge=1024, le=64 * 1024 * 1024)
 
-    # Executors: the URLs workers call, and where this machine's executor listens.
-    executor_urls: list[str] = Field(default_factory=lambda: ["http://127.0.0.1:8081"])
-    executor_host: str = "127.0.0.1"
-    executor_port: int = 8081
+    # Executors are Temporal workers (python -m agency.executor). Each polls the shared
+    # `executor_task_queue` (claims of a host, applies) and a queue of its own for the
+    # steps of a run that must happen where its worktree is.
+    executor_task_queue: str = Field(default="agency-executors", min_length=1, max_length=200)
+    # This executor's name (in its host queue, its Temporal identity and the audit).
+    executor_name: str = Field(default_factory=socket.gethostname, min_length=1, max_length=100)
+    # Runs one executor takes at once; a claim beyond it goes to another executor.
+    executor_max_runs: int = Field(default=4, ge=1, le=1000)
+    # A host that sends no heartbeat for this long is lost: its run starts again elsewhere.
+    executor_heartbeat_timeout_s: float = Field(default=15.0, ge=1.0, le=3600.0)
+    # A step queued for a host that nobody polls for this long: the host is gone.
+    executor_lost_after_s: float = Field(default=30.0, ge=1.0, le=3600.0)
+    # How long a task waits for any executor with room before it fails.
+    executor_claim_timeout_s: float = Field(default=3600.0, ge=1.0, le=7 * 86_400.0)
     # Without bubblewrap the executor refuses to run agents unless this is set explicitly.
     allow_unsandboxed: bool = False
     # Whether sandboxed processes may reach the network (the policy can also allow it).
@@ -95,7 +106,13 @@ class Settings(BaseSettings):
 
     @property
     def executor_data_dir(self) -> Path:
-        return self.data_dir / "executor"
+        """This executor's own directory: executors sharing a data dir keep apart by name."""
+        return self.data_dir / "executors" / self.executor_name
+
+    @property
+    def stack_state_file(self) -> Path:
+        """Written by `agency up`'s supervisor: each part's state, pid and restart count."""
+        return self.resolved_data_dir / "stack.json"
 
     @property
     def effective_waivers_dir(self) -> Path:

@@ -44,7 +44,7 @@ async def running_worker(
 
 
 async def serve(settings: Settings) -> None:
-    client = await connect(settings)
+    client = await connect(settings, role="worker")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -3,9 +3,10 @@ beside a raw one-activity Temporal workflow on the same server in the same run.
 
     .venv/bin/python -m bench.e2e [--tasks 30] [--concurrency 6]
 
-The governed task runs every phase for real: validation, plan review, a worktree and a
-sandboxed agent (`python3 -c pass`) in the executor over HTTP, result review, apply
-(auto mode commits to the repo) and a database record at every transition.
+The governed task runs every phase for real: validation, plan review, a claim of an
+executor host, a worktree and a sandboxed agent (`python3 -c pass`) on that host's own
+task queue, result review, apply (auto mode commits to the repo) and a database record
+at every transition.
 """
 
 from __future__ import annotations
@@ -25,16 +26,15 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from agency.asgi_thread import serve_app
 from agency.db import records
 from agency.db.engine import make_engine, session_maker
 from agency.db.migrate import upgrade_database
-from agency.executor.app import create_app as create_executor_app
+from agency.executor.worker import running_executor
 from agency.settings import Settings
 from agency.worker import running_worker
 from bench.raw_workflow import RawWorkflow, bench_noop
 from council.validation import parse_task_spec
-from workflows.models import TaskInput, TaskResult
+from workflows.models import ExecutorOptions, TaskInput, TaskResult
 from workflows.task import WORKFLOW_NAME
 
 
@@ -73,7 +73,11 @@ async def timed(coro_factory, n: int, concurrency: int) -> tuple[list[float], fl
 
 async def main(tasks: int, concurrency: int) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="agency-bench-"))
-    settings = Settings(data_dir=tmp / "data", task_queue=f"bench-{uuid.uuid4()}")
+    settings = Settings(
+        data_dir=tmp / "data",
+        task_queue=f"bench-{uuid.uuid4()}",
+        executor_task_queue=f"bench-executors-{uuid.uuid4()}",
+    )
     settings.data_dir.mkdir(parents=True)
     upgrade_database(settings.effective_database_url)
     repo = make_repo(tmp / "repo")
@@ -86,92 +90,96 @@ async def main(tasks: int, concurrency: int) -> None:
     sessions = session_maker(engine)
     client: Client = env.client
     try:
-        with serve_app(create_executor_app(settings)) as executor_url:
-            settings = settings.model_copy(update={"executor_urls": [executor_url]})
-            async with (
-                running_worker(client, settings),
-                Worker(
-                    client,
+        async with (
+            running_executor(client, settings),
+            running_worker(client, settings),
+            Worker(
+                client,
+                task_queue=settings.task_queue + "-raw",
+                workflows=[RawWorkflow],
+                activities=[bench_noop],
+            ),
+        ):
+            spec = parse_task_spec(
+                {
+                    "id": "BENCH-0001",
+                    "title": "no-op",
+                    "risk_tier": 3,
+                    "mode": "chore",
+                    "scope": {"in": ["README.md"]},
+                    "invariants": ["nothing changes"],
+                    "acceptance": [{"id": "A1", "given": "g", "when": "w", "then": "t"}],
+                    "repo": str(repo),
+                    "agent": {"argv": ["python3", "-c", "pass"]},
+                    "execution_mode": "auto",
+                    "max_iterations": 1,
+                }
+            )
+
+            async def governed(_: int) -> None:
+                task_id = str(uuid.uuid4())
+                async with sessions() as session:
+                    await records.insert_task(
+                        session,
+                        task_id=task_id,
+                        caws_id=spec.id,
+                        title=spec.title,
+                        risk_tier=3,
+                        mode="chore",
+                        execution_mode="auto",
+                        max_iterations=1,
+                        workflow_id=f"task-{task_id}",
+                        spec={},
+                        submitted_by="bench",
+                        tenant="default",
+                    )
+                    await session.commit()
+                result = await client.execute_workflow(
+                    WORKFLOW_NAME,
+                    TaskInput(
+                        task_id=task_id,
+                        spec=spec,
+                        submitted_by="bench",
+                        executors=ExecutorOptions(task_queue=settings.executor_task_queue),
+                    ),
+                    id=f"task-{task_id}",
+                    task_queue=settings.task_queue,
+                    result_type=TaskResult,
+                )
+                if result.phase not in ("completed", "rejected"):
+                    raise RuntimeError(f"bench task ended {result.phase}: {result.error}")
+
+            async def raw(i: int) -> None:
+                await client.execute_workflow(
+                    "BenchRaw",
+                    i,
+                    id=f"raw-{uuid.uuid4()}",
                     task_queue=settings.task_queue + "-raw",
-                    workflows=[RawWorkflow],
-                    activities=[bench_noop],
-                ),
-            ):
-                spec = parse_task_spec(
-                    {
-                        "id": "BENCH-0001",
-                        "title": "no-op",
-                        "risk_tier": 3,
-                        "mode": "chore",
-                        "scope": {"in": ["README.md"]},
-                        "invariants": ["nothing changes"],
-                        "acceptance": [{"id": "A1", "given": "g", "when": "w", "then": "t"}],
-                        "repo": str(repo),
-                        "agent": {"argv": ["python3", "-c", "pass"]},
-                        "execution_mode": "auto",
-                        "max_iterations": 1,
-                    }
+                    result_type=int,
                 )
 
-                async def governed(_: int) -> None:
-                    task_id = str(uuid.uuid4())
-                    async with sessions() as session:
-                        await records.insert_task(
-                            session,
-                            task_id=task_id,
-                            caws_id=spec.id,
-                            title=spec.title,
-                            risk_tier=3,
-                            mode="chore",
-                            execution_mode="auto",
-                            max_iterations=1,
-                            workflow_id=f"task-{task_id}",
-                            spec={},
-                            submitted_by="bench",
-                            tenant="default",
-                        )
-                        await session.commit()
-                    result = await client.execute_workflow(
-                        WORKFLOW_NAME,
-                        TaskInput(task_id=task_id, spec=spec, submitted_by="bench"),
-                        id=f"task-{task_id}",
-                        task_queue=settings.task_queue,
-                        result_type=TaskResult,
+            await governed(0)  # warm-up: imports, first worktree, connection pools
+            await raw(0)
+            rows = []
+            for name, factory in (
+                ("governed no-op task", governed),
+                ("raw one-activity workflow", raw),
+            ):
+                seq, _ = await timed(factory, tasks, 1)
+                _, wall = await timed(factory, tasks, concurrency)
+                rows.append(
+                    (
+                        name,
+                        statistics.median(seq) * 1000,
+                        percentile(seq, 95) * 1000,
+                        tasks / wall,
                     )
-                    if result.phase not in ("completed", "rejected"):
-                        raise RuntimeError(f"bench task ended {result.phase}: {result.error}")
-
-                async def raw(i: int) -> None:
-                    await client.execute_workflow(
-                        "BenchRaw",
-                        i,
-                        id=f"raw-{uuid.uuid4()}",
-                        task_queue=settings.task_queue + "-raw",
-                        result_type=int,
-                    )
-
-                await governed(0)  # warm-up: imports, first worktree, connection pools
-                await raw(0)
-                rows = []
-                for name, factory in (
-                    ("governed no-op task", governed),
-                    ("raw one-activity workflow", raw),
-                ):
-                    seq, _ = await timed(factory, tasks, 1)
-                    _, wall = await timed(factory, tasks, concurrency)
-                    rows.append(
-                        (
-                            name,
-                            statistics.median(seq) * 1000,
-                            percentile(seq, 95) * 1000,
-                            tasks / wall,
-                        )
-                    )
-                print(f"\n{tasks} tasks each; throughput at concurrency {concurrency}\n")
-                print("| workload | p50 latency (ms) | p95 latency (ms) | throughput (tasks/s) |")
-                print("| --- | ---: | ---: | ---: |")
-                for name, p50, p95, tput in rows:
-                    print(f"| {name} | {p50:.0f} | {p95:.0f} | {tput:.2f} |")
+                )
+            print(f"\n{tasks} tasks each; throughput at concurrency {concurrency}\n")
+            print("| workload | p50 latency (ms) | p95 latency (ms) | throughput (tasks/s) |")
+            print("| --- | ---: | ---: | ---: |")
+            for name, p50, p95, tput in rows:
+                print(f"| {name} | {p50:.0f} | {p95:.0f} | {tput:.2f} |")
     finally:
         await engine.dispose()
         await env.shutdown()

@@ -30,6 +30,7 @@ __all__ = [
 
 WAIVER_ID = re.compile(r"^WV-\d+$")
 _WINDOWS_ABSOLUTE = re.compile(r"^[A-Za-z]:[\\/]")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,255}$")
 _MODES = "feature, refactor, fix, doc, chore"
 
 
@@ -134,7 +135,40 @@ def _acceptance_problems(acceptance: Any) -> list[Problem]:
 
 
 def _gate_problems(gates: Any) -> list[Problem]:
-    return _duplicates(gates, "gates", "name", "gate name") if isinstance(gates, list) else []
+    if not isinstance(gates, list):
+        return []
+    problems = _duplicates(gates, "gates", "name", "gate name")
+    for i, gate in enumerate(gates):
+        if isinstance(gate, Mapping):
+            problems += _argv_problems(gate.get("argv"), f"gates[{i}].argv")
+    return problems
+
+
+def _argv_problems(argv: Any, base: str) -> list[Problem]:
+    """A command the operating system could not start: a NUL byte ends a C string."""
+    if not isinstance(argv, list):
+        return []
+    return [
+        Problem(path=f"{base}[{i}]", message="must not contain a NUL character")
+        for i, arg in enumerate(argv)
+        if isinstance(arg, str) and "\x00" in arg
+    ]
+
+
+def _env_problems(env: Any) -> list[Problem]:
+    """Variables the operating system could not set (names are C identifiers here)."""
+    if not isinstance(env, Mapping):
+        return []
+    problems: list[Problem] = []
+    for name, value in env.items():
+        if not isinstance(name, str) or not _ENV_NAME.match(name):
+            message = f"{name!r} is not a variable name (letters, digits, _; not first a digit)"
+            problems.append(Problem(path=f"agent.env.{name}", message=message))
+        if isinstance(value, str) and "\x00" in value:
+            problems.append(
+                Problem(path=f"agent.env.{name}", message="must not contain a NUL character")
+            )
+    return problems
 
 
 def _duplicates(items: list[Any], base: str, key: str, what: str) -> list[Problem]:
@@ -166,6 +200,8 @@ def _agent_problems(agent: Any) -> list[Problem]:
         problems.append(Problem(path="agent", message=message))
     if has_model and not agent.get("prompt"):
         problems.append(Problem(path="agent.prompt", message="is required when model is given"))
+    problems += _argv_problems(agent.get("argv"), "agent.argv")
+    problems += _env_problems(agent.get("env"))
     return problems
 
 

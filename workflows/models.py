@@ -38,12 +38,28 @@ MAX_REASON = 4000
 
 
 # ----------------------------------------------------------------- workflow input/output
+class ExecutorOptions(BaseModel):
+    """Where the task's executor steps go and when a host counts as lost (the submitting
+    process's settings, fixed for the task's life so that replays agree)."""
+
+    task_queue: str = Field(default="agency-executors", min_length=1, max_length=200)
+    # No heartbeat from a running step for this long: its host is lost.
+    heartbeat_timeout_s: float = Field(default=15.0, ge=1.0, le=3600.0)
+    # A step queued for a host that no one polls for this long: its host is gone.
+    lost_after_s: float = Field(default=30.0, ge=1.0, le=3600.0)
+    # How long the task waits for any executor with room.
+    claim_timeout_s: float = Field(default=3600.0, ge=1.0)
+    # Hosts lost by one task before it fails (each loss starts the run again elsewhere).
+    max_host_losses: int = Field(default=3, ge=0, le=100)
+
+
 class TaskInput(BaseModel):
     task_id: str = Field(max_length=64)
     spec: TaskSpec
     submitted_by: str = Field(default="anonymous", max_length=MAX_ACTOR)
     tenant: str = Field(default="default", max_length=100)
     approval_timeout_s: int = Field(default=24 * 3600, ge=1)
+    executors: ExecutorOptions = Field(default_factory=ExecutorOptions)
 
 
 class TaskResult(BaseModel):
@@ -90,13 +106,27 @@ class Round(BaseModel):
     decision: Decision
 
 
+class ExecutorClaim(BaseModel):
+    """The executor host a run's steps go to: its own task queue and its name."""
+
+    host_queue: str = Field(max_length=400)
+    executor: str = Field(max_length=200)
+    sandbox: str = Field(max_length=20)
+
+
 class ExecutionSummary(BaseModel):
     """What the workflow keeps of one execution: bounded, no diff text."""
 
-    executor_url: str
+    host_queue: str
+    executor: str
+    # Which attempt of this iteration (a lost host means another attempt elsewhere).
+    attempt: int = 1
     run_id: str
     state: str
     base_commit: str | None = None
+    default_target: str | None = None
+    # The staged tree the agent left: what the apply commits.
+    tree: str | None = None
     exit_code: int | None = None
     timed_out: bool = False
     stdout_tail: str = Field(default="", max_length=4096)
@@ -143,6 +173,9 @@ class ValidationOutcome(BaseModel):
     # Snapshots taken at validation time so that judging is reproducible from history.
     policy: dict[str, Any] = Field(default_factory=dict)
     waivers: list[dict[str, Any]] = Field(default_factory=list)
+    # The commit base_ref named at validation (local repositories): every execution of
+    # the task starts from it. None for remote repositories: the first host pins it.
+    base_commit: str | None = None
 
 
 class JudgeInput(BaseModel):
@@ -163,15 +196,17 @@ class JudgeOutput(BaseModel):
     decision: Decision
 
 
-class ChooseExecutorInput(BaseModel):
+class ClaimInput(BaseModel):
     task_id: str
+    iteration: int
+    attempt: int
 
 
 class ExecuteInput(BaseModel):
     task_id: str
     iteration: int
+    attempt: int = 1
     run_id: str
-    executor_url: str
     spec: TaskSpec
     base_commit: str | None = None
     feedback: str = Field(default="", max_length=50_000)
@@ -181,27 +216,39 @@ class ExecuteInput(BaseModel):
 
 
 class GatesInput(BaseModel):
-    executor_url: str
     run_id: str
+    attempt: int = 1
     spec: TaskSpec
 
 
 class ControlInput(BaseModel):
-    executor_url: str
     run_id: str
-    action: Literal["suspend", "resume", "cancel"]
+    action: Literal["suspend", "resume"]
 
 
 class ApplyInput(BaseModel):
-    executor_url: str
-    run_id: str
+    """Everything an executor (any one: the run's host may be gone) needs to apply."""
+
     task_id: str
-    target_branch: str | None = None
-    message: str
+    repo: str
+    base_commit: str = Field(pattern=r"^[0-9a-f]{40}$")
+    tree: str = Field(pattern=r"^[0-9a-f]{40}$")
+    diff_artifact: str = Field(max_length=100)
+    target_branch: str | None = Field(default=None, max_length=255)
+    message: str = Field(min_length=1, max_length=20_000)
+    # The commit's author and committer date, from the workflow's clock: every attempt,
+    # on any host, makes the same commit.
+    at: datetime
+
+
+class ApplyOutput(BaseModel):
+    commit: str
+    branch: str
+    already_applied: bool = False
+    executor: str
 
 
 class DiscardInput(BaseModel):
-    executor_url: str
     run_id: str
 
 

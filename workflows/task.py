@@ -12,8 +12,13 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    TimeoutType,
+    is_cancelled_exception,
+)
+from temporalio.exceptions import TimeoutError as StepTimeout
 
 with workflow.unsafe.imports_passed_through():
     from council.models import Decision, Judgment
@@ -23,13 +28,15 @@ with workflow.unsafe.imports_passed_through():
         DEFAULT_ACTOR,
         TERMINAL_PHASES,
         ApplyInput,
-        ChooseExecutorInput,
+        ApplyOutput,
+        ClaimInput,
         ControlInput,
         DiscardInput,
         DraftInput,
         DraftOutput,
         ExecuteInput,
         ExecutionSummary,
+        ExecutorClaim,
         GatesInput,
         GuidanceInput,
         Intervention,
@@ -52,6 +59,14 @@ with workflow.unsafe.imports_passed_through():
     )
 
 WORKFLOW_NAME = "AgencyTask"
+
+
+class _HostLost(Exception):
+    """The executor host running a step stopped answering (its heartbeats or its queue)."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(why)
+        self.why = why
 
 
 class _TaskEnded(Exception):
@@ -83,7 +98,11 @@ class TaskWorkflow:
         self._verdicts: list[Judgment] = []
         self._decision: Decision | None = None
         self._execution: ExecutionSummary | None = None
-        self._executor_url: str | None = None
+        # The executor host of the current run, and how many hosts this task lost.
+        self._host: ExecutorClaim | None = None
+        self._hosts_lost = 0
+        self._lost_queues: set[str] = set()
+        self._base_commit: str | None = None
         self._active_run_id: str | None = None
         self._executing = False
         self._applied_commit: str | None = None
@@ -117,6 +136,7 @@ class TaskWorkflow:
         )
         if self._validation.problems:
             raise _TaskEnded("failed", "invalid task: " + "; ".join(self._validation.problems))
+        self._base_commit = self._validation.base_commit
 
         await self._plan_review()
         approved = await self._execute_until_decided()
@@ -143,14 +163,10 @@ class TaskWorkflow:
     async def _execute_until_decided(self) -> bool:
         """Execute, gate and review until the council approves. Returns False when the
         decision was escalated to a human (the caller waits for approval)."""
-        base_commit: str | None = None
         while True:
             self._iteration += 1
             await self._safe_point()
-            summary = await self._execute(base_commit)
-            base_commit = base_commit or summary.base_commit
-            await self._safe_point()
-            summary = await self._run_gates(summary)
+            summary = await self._run_iteration()
             if self._spec.execution_mode == "strict" and any(not g.passed for g in summary.gates):
                 failed = ", ".join(g.name for g in summary.gates if not g.passed)
                 raise _TaskEnded("failed", f"strict mode: gate(s) failed: {failed}")
@@ -166,69 +182,143 @@ class TaskWorkflow:
             if decision.outcome == "escalate":
                 return False
             # refine: discard this attempt and go again with the judges' feedback.
-            await self._discard(summary.run_id)
+            await self._discard_quietly(summary.run_id, summary.host_queue)
             if self._iteration >= self._max_iterations:
                 raise _TaskEnded(
                     "rejected",
                     f"no approval after {self._iteration} iteration(s): " + _reasons(decision),
                 )
 
-    async def _execute(self, base_commit: str | None) -> ExecutionSummary:
-        if self._executor_url is None:
-            self._executor_url = await workflow.execute_activity(
-                "choose_executor",
-                ChooseExecutorInput(task_id=self._inp.task_id),
-                result_type=str,
-                start_to_close_timeout=opts.QUICK_TIMEOUT,
-                retry_policy=opts.EXECUTOR_RETRY,
-            )
-        info = workflow.info()
-        run_id = f"{info.run_id}-execute-{self._iteration}"
+    async def _run_iteration(self) -> ExecutionSummary:
+        """One iteration's host sequence: claim a host, run the agent, run the gates. A
+        host lost on the way means the sequence starts again on another host, from the
+        same base commit, in a fresh worktree (the agent runs at least once)."""
         feedback = feedback_for_next_iteration(self._rounds, self._guidance)
         self._guidance = []
+        patch_artifact: str | None = None
+        if self._spec.agent.model is not None:
+            patch_artifact = await self._draft(self._base_commit, feedback)
+        attempt = 0
+        while True:
+            attempt += 1
+            host = await self._claim_host(attempt)
+            run_id = f"{workflow.info().run_id}-{self._iteration}-{attempt}"
+            try:
+                summary = await self._execute(host, run_id, attempt, feedback, patch_artifact)
+                await self._safe_point()
+                return await self._run_gates(host, summary)
+            except _HostLost as lost:
+                await self._host_lost(host, run_id, attempt, lost.why)
+
+    async def _claim_host(self, attempt: int) -> ExecutorClaim:
+        """The host of this run: the last one while it lasts, else any executor with room."""
+        if self._host is not None:
+            return self._host
+        options = self._inp.executors
+        try:
+            self._host = await workflow.execute_activity(
+                "claim_executor",
+                ClaimInput(task_id=self._inp.task_id, iteration=self._iteration, attempt=attempt),
+                task_queue=options.task_queue,
+                result_type=ExecutorClaim,
+                start_to_close_timeout=opts.CLAIM_START_TO_CLOSE,
+                schedule_to_close_timeout=timedelta(seconds=options.claim_timeout_s),
+                retry_policy=opts.CLAIM_RETRY,
+            )
+        except ActivityError as err:
+            _reraise_cancellation(err)
+            why = f"no executor took the task within {options.claim_timeout_s:.0f} s"
+            raise _TaskEnded("failed", f"{why}: {_cause(err)}") from err
+        return self._host
+
+    async def _host_lost(self, host: ExecutorClaim, run_id: str, attempt: int, why: str) -> None:
+        self._host = None
+        self._hosts_lost += 1
+        self._lost_queues.add(host.host_queue)
+        self._active_run_id = None
+        await self._record(
+            "execution",
+            action="host_lost",
+            detail={
+                "run_id": run_id,
+                "executor": host.executor,
+                "host_queue": host.host_queue,
+                "attempt": attempt,
+                "why": why,
+                "hosts_lost": self._hosts_lost,
+            },
+        )
+        limit = self._inp.executors.max_host_losses
+        if self._hosts_lost > limit:
+            raise _TaskEnded(
+                "failed", f"lost {self._hosts_lost} executor host(s) (limit {limit}); last: {why}"
+            )
+
+    def _host_step_options(self, host: ExecutorClaim) -> dict[str, Any]:
+        options = self._inp.executors
+        return {
+            "task_queue": host.host_queue,
+            "heartbeat_timeout": timedelta(seconds=options.heartbeat_timeout_s),
+            "schedule_to_start_timeout": timedelta(seconds=options.lost_after_s),
+            "retry_policy": opts.HOST_STEP_RETRY,
+            "cancellation_type": workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+        }
+
+    async def _execute(
+        self,
+        host: ExecutorClaim,
+        run_id: str,
+        attempt: int,
+        feedback: str,
+        patch_artifact: str | None,
+    ) -> ExecutionSummary:
         self._active_run_id = run_id
         await self._enter(
             "executing",
             action="execute",
-            detail={"run_id": run_id, "executor": self._executor_url},
+            detail={
+                "run_id": run_id,
+                "executor": host.executor,
+                "host_queue": host.host_queue,
+                "attempt": attempt,
+            },
             projection=ProjectionPatch(iteration=self._iteration),
         )
-        patch_artifact: str | None = None
-        if self._spec.agent.model is not None:
-            patch_artifact = await self._draft(base_commit, feedback)
         self._executing = True
         try:
             summary = await workflow.execute_activity(
-                "execute",
+                "run_agent",
                 ExecuteInput(
                     task_id=self._inp.task_id,
                     iteration=self._iteration,
+                    attempt=attempt,
                     run_id=run_id,
-                    executor_url=self._executor_url,
                     spec=self._spec,
-                    base_commit=base_commit,
+                    base_commit=self._base_commit,
                     feedback=feedback,
                     patch_artifact=patch_artifact,
                 ),
-                activity_id=f"execute-{self._iteration}",
+                activity_id=f"execute-{self._iteration}-{attempt}",
                 result_type=ExecutionSummary,
                 start_to_close_timeout=timedelta(seconds=self._spec.agent.timeout_s)
-                + opts.EXECUTION_MARGIN,
-                heartbeat_timeout=opts.EXECUTION_HEARTBEAT,
-                retry_policy=opts.EXECUTOR_RETRY,
-                cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+                + opts.HOST_STEP_MARGIN,
+                **self._host_step_options(host),
             )
         except ActivityError as err:
             _reraise_cancellation(err)
+            _raise_if_host_lost(err)
             raise _TaskEnded("failed", f"execution failed: {_cause(err)}") from err
         finally:
             self._executing = False
+        self._base_commit = self._base_commit or summary.base_commit
         self._execution = summary
         await self._record(
             "execution",
             action="executed",
             detail={
                 "run_id": run_id,
+                "executor": summary.executor,
+                "attempt": attempt,
                 "state": summary.state,
                 "exit_code": summary.exit_code,
                 "timed_out": summary.timed_out,
@@ -250,7 +340,7 @@ class TaskWorkflow:
 
     async def _draft(self, base_commit: str | None, feedback: str) -> str:
         """A model-driven agent's turn: the worker's model drafts a patch, which the
-        execute activity has the executor apply. Only artifact ids enter history."""
+        executor applies in its sandbox. Only artifact ids enter history."""
         try:
             draft = await workflow.execute_activity(
                 "draft_patch",
@@ -274,27 +364,27 @@ class TaskWorkflow:
         await self._record("draft", action="drafted", detail=draft.model_dump(mode="json"))
         return draft.patch_artifact
 
-    async def _run_gates(self, summary: ExecutionSummary) -> ExecutionSummary:
+    async def _run_gates(self, host: ExecutorClaim, summary: ExecutionSummary) -> ExecutionSummary:
         if not self._spec.gates:
             return summary
         await self._enter("gating", action="gates", detail={"run_id": summary.run_id})
         total_timeout = sum(g.timeout_s for g in self._spec.gates)
+        self._executing = True
         try:
             gated = await workflow.execute_activity(
                 "run_gates",
-                GatesInput(
-                    executor_url=summary.executor_url, run_id=summary.run_id, spec=self._spec
-                ),
-                activity_id=f"gates-{self._iteration}",
+                GatesInput(run_id=summary.run_id, attempt=summary.attempt, spec=self._spec),
+                activity_id=f"gates-{self._iteration}-{summary.attempt}",
                 result_type=ExecutionSummary,
-                start_to_close_timeout=timedelta(seconds=total_timeout) + opts.EXECUTION_MARGIN,
-                heartbeat_timeout=opts.EXECUTION_HEARTBEAT,
-                retry_policy=opts.EXECUTOR_RETRY,
-                cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+                start_to_close_timeout=timedelta(seconds=total_timeout) + opts.HOST_STEP_MARGIN,
+                **self._host_step_options(host),
             )
         except ActivityError as err:
             _reraise_cancellation(err)
+            _raise_if_host_lost(err)
             raise _TaskEnded("failed", f"gates could not run: {_cause(err)}") from err
+        finally:
+            self._executing = False
         self._execution = gated
         await self._record(
             "gates",
@@ -349,29 +439,42 @@ class TaskWorkflow:
             f"Agency-Task: {self._inp.task_id}\n"
             f"Agency-Spec: {self._spec.id}\n"
         )
+        if execution.tree is None or execution.diff_artifact is None or not self._base_commit:
+            raise _TaskEnded("failed", "apply impossible: the execution left no stored change")
         try:
-            commit = await workflow.execute_activity(
+            applied = await workflow.execute_activity(
                 "apply_change",
                 ApplyInput(
-                    executor_url=execution.executor_url,
-                    run_id=execution.run_id,
                     task_id=self._inp.task_id,
-                    target_branch=self._spec.target_branch,
+                    repo=self._spec.repo,
+                    base_commit=self._base_commit,
+                    tree=execution.tree,
+                    diff_artifact=execution.diff_artifact,
+                    target_branch=self._spec.target_branch or execution.default_target,
                     message=message,
+                    at=workflow.now(),
                 ),
-                result_type=str,
-                start_to_close_timeout=timedelta(minutes=2),
-                retry_policy=opts.EXECUTOR_RETRY,
+                task_queue=self._inp.executors.task_queue,
+                result_type=ApplyOutput,
+                start_to_close_timeout=opts.APPLY_TIMEOUT,
+                heartbeat_timeout=timedelta(seconds=self._inp.executors.heartbeat_timeout_s),
+                schedule_to_close_timeout=timedelta(seconds=self._inp.executors.claim_timeout_s),
+                retry_policy=opts.APPLY_RETRY,
             )
         except ActivityError as err:
             _reraise_cancellation(err)
             raise _TaskEnded("failed", f"apply failed: {_cause(err)}") from err
-        self._applied_commit = commit
+        self._applied_commit = applied.commit
         await self._record(
             "applied",
             action="applied",
-            detail={"commit": commit},
-            projection=ProjectionPatch(applied_commit=commit),
+            detail={
+                "commit": applied.commit,
+                "branch": applied.branch,
+                "executor": applied.executor,
+                "already_applied": applied.already_applied,
+            },
+            projection=ProjectionPatch(applied_commit=applied.commit),
         )
 
     # ---------------------------------------------------------------- judging
@@ -442,14 +545,17 @@ class TaskWorkflow:
         if self._paused:
             await workflow.wait_condition(lambda: not self._paused)
 
-    async def _discard(self, run_id: str) -> None:
-        if self._executor_url is None:
+    async def _discard(self, run_id: str, host_queue: str) -> None:
+        """Remove the run's worktree on its host; a host that is gone took it along."""
+        if host_queue in self._lost_queues:
             return
         await workflow.execute_activity(
-            "discard_workspace",
-            DiscardInput(executor_url=self._executor_url, run_id=run_id),
-            start_to_close_timeout=opts.QUICK_TIMEOUT,
-            retry_policy=RetryPolicy(maximum_attempts=3),
+            "discard_run",
+            DiscardInput(run_id=run_id),
+            task_queue=host_queue,
+            start_to_close_timeout=opts.CONTROL_TIMEOUT,
+            schedule_to_start_timeout=timedelta(seconds=self._inp.executors.lost_after_s),
+            retry_policy=opts.CONTROL_RETRY,
         )
 
     # ------------------------------------------------------------- ending
@@ -459,7 +565,7 @@ class TaskWorkflow:
         self._last_error = error
         self._pending_action = None
         if self._execution is not None:
-            await self._discard_quietly(self._execution.run_id)
+            await self._discard_quietly(self._execution.run_id, self._execution.host_queue)
         await self._enter(
             phase,
             action=phase,
@@ -475,10 +581,11 @@ class TaskWorkflow:
         reason = self._cancel_by.reason if self._cancel_by else ""
         self._pending_action = None
         self._last_error = f"canceled by {actor}" + (f": {reason}" if reason else "")
-        if self._execution is not None or self._active_run_id is not None:
-            run_id = self._execution.run_id if self._execution else self._active_run_id
-            if run_id is not None:
-                await self._discard_quietly(run_id)
+        if self._execution is not None:
+            await self._discard_quietly(self._execution.run_id, self._execution.host_queue)
+        elif self._active_run_id is not None and self._host is not None:
+            # Canceled mid-step: the host discarded it already; this makes sure.
+            await self._discard_quietly(self._active_run_id, self._host.host_queue)
         for _ in range(3):
             try:
                 await self._enter(
@@ -518,9 +625,9 @@ class TaskWorkflow:
                 workflow.logger.warning("provenance of %s not recorded: %s", self._inp.task_id, err)
                 return
 
-    async def _discard_quietly(self, run_id: str) -> None:
+    async def _discard_quietly(self, run_id: str, host_queue: str) -> None:
         try:
-            await self._discard(run_id)
+            await self._discard(run_id, host_queue)
         except (ActivityError, asyncio.CancelledError):
             # The worktree is the executor's to reap; the task outcome must not depend on it.
             workflow.logger.warning("could not discard workspace %s", run_id)
@@ -693,21 +800,23 @@ class TaskWorkflow:
         return InterventionAck(accepted=True, detail=f"{name} accepted")
 
     async def _control_agent(self, action: str) -> None:
-        assert self._executor_url is not None and self._active_run_id is not None
+        """SIGSTOP/SIGCONT the running step's process group on its host."""
+        host, run_id = self._host, self._active_run_id
+        if host is None or run_id is None:
+            return
         try:
             await workflow.execute_activity(
-                "control_run",
-                ControlInput(
-                    executor_url=self._executor_url,
-                    run_id=self._active_run_id,
-                    action=action,  # type: ignore[arg-type]
-                ),
-                start_to_close_timeout=opts.QUICK_TIMEOUT,
+                "control_agent",
+                ControlInput(run_id=run_id, action=action),  # type: ignore[arg-type]
+                task_queue=host.host_queue,
+                start_to_close_timeout=opts.CONTROL_TIMEOUT,
+                schedule_to_start_timeout=timedelta(seconds=self._inp.executors.lost_after_s),
                 retry_policy=opts.CONTROL_RETRY,
             )
         except ActivityError as err:
-            # The run may have finished meanwhile; the flag still holds at the next safe point.
-            workflow.logger.info("could not %s run %s: %s", action, self._active_run_id, err)
+            # The run may have finished or its host gone; the pause flag still holds at the
+            # next safe point.
+            workflow.logger.info("could not %s run %s: %s", action, run_id, err)
 
     def _validate(self, name: str, inp: Intervention | None) -> None:
         refusal = self._refusal(name, inp or Intervention())
@@ -833,6 +942,25 @@ def _reraise_cancellation(err: ActivityError) -> None:
     not a failure of the task."""
     if is_cancelled_exception(err):
         raise asyncio.CancelledError() from err
+
+
+_TIMEOUT_MEANING = {
+    TimeoutType.HEARTBEAT: "the host sent no heartbeat within the heartbeat timeout",
+    TimeoutType.SCHEDULE_TO_START: "no process polled the host queue within the lost-host timeout",
+    TimeoutType.START_TO_CLOSE: "the step outlived its start-to-close timeout",
+}
+
+
+def _raise_if_host_lost(err: ActivityError) -> None:
+    """A step that timed out (no heartbeat, or its queue unpolled) lost its host."""
+    cause = err.cause
+    if isinstance(cause, StepTimeout):
+        why = _TIMEOUT_MEANING.get(cause.type, "the step timed out") if cause.type else ""
+        raise _HostLost(why or "the step timed out") from err
+    if isinstance(cause, ApplicationError) and cause.type in (opts.NOT_FOUND, opts.HOST_SHUTDOWN):
+        # The host does not know the run (it is not the process that started it), or it
+        # is going away.
+        raise _HostLost(str(cause)) from err
 
 
 def _reasons(decision: Decision) -> str:

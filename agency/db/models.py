@@ -134,18 +134,6 @@ class VerdictRecord(SQLModel, table=True):
     assessment: str | None = Field(default=None, sa_type=Text)
 
 
-class Executor(SQLModel, table=True):
-    """An executor service the workers may call, as last seen by a health probe."""
-
-    __tablename__ = "executors"
-
-    url: str = Field(primary_key=True, max_length=2048)
-    status: str = Field(max_length=20)
-    sandbox: str = Field(max_length=50)
-    last_seen: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
-    active_runs: int = 0
-
-
 # Tables that live in their own modules register on the same metadata (migrations check).
 import agency.db.keys  # noqa: E402, F401
-from agency.db import chat, provenance, waivers  # noqa: E402, F401
+from agency.db import artifacts, chat, provenance, waivers  # noqa: E402, F401

@@ -1,1 +1,2 @@
-"""The executor service: agent commands and quality gates in sandboxed git worktrees."""
+"""The executor: agent commands and quality gates in sandboxed git worktrees, as a
+Temporal worker (worker.py) driving the runs of its host (host.py)."""

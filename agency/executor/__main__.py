@@ -1,6 +1,6 @@
-"""`python -m agency.executor`: serve the executor (settings from AGENCY_* variables)."""
+"""`python -m agency.executor`: an executor host (settings from AGENCY_* variables)."""
 
-from agency.executor.app import main
+from agency.executor.worker import main
 
 if __name__ == "__main__":
     main()

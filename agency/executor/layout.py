@@ -1,4 +1,14 @@
-"""Where the executor keeps things under its data dir, in one place."""
+"""Where an executor keeps things under its own directory, in one place.
+
+    <executor dir>/lock          held (flock) by the one executor process using the dir
+    <executor dir>/workspaces/   one git worktree per run, and scratch trees of applies
+    <executor dir>/logs/<run>/   the output of a run's agent and gates
+    <executor dir>/repos/        mirrors of remote repositories (kept across restarts)
+    <executor dir>/exclude       byproducts of tools that never count as a change
+
+Worktrees and logs belong to one process's lifetime: a restarted executor is a new host
+(its runs were started again elsewhere), so it removes what its predecessor left.
+"""
 
 from __future__ import annotations
 
@@ -16,44 +26,42 @@ class Layout:
     root: Path
 
     @property
-    def runs(self) -> Path:  # <run_id>.json: one record per run
-        return self.root / "runs"
+    def lock_file(self) -> Path:
+        return self.root / "lock"
 
     @property
-    def logs(self) -> Path:  # <run_id>/: the output of the agent and gates
+    def logs(self) -> Path:
         return self.root / "logs"
 
     @property
-    def workspaces(self) -> Path:  # one git worktree per run
+    def workspaces(self) -> Path:
         return self.root / "workspaces"
 
     @property
-    def artifacts(self) -> Path:  # <id>.diff
-        return self.root / "artifacts"
-
-    @property
-    def mirrors(self) -> Path:  # mirrors of remote repositories
+    def mirrors(self) -> Path:
         return self.root / "repos"
 
     @property
     def exclude_file(self) -> Path:
         return self.root / "exclude"
 
+    @property
+    def ephemeral(self) -> tuple[Path, ...]:
+        """What dies with the process: removed when the next one starts."""
+        return (self.workspaces, self.logs)
+
     def run_logs(self, run_id: str) -> Path:
         return self.logs / run_id
 
-    def scratch(self, run_id: str) -> Path:
+    def scratch(self, name: str) -> Path:
         # Not a valid run id (those start with a letter or digit), so never a run's worktree.
-        return self.workspaces / f".apply-{run_id}"
+        return self.workspaces / f".apply-{name}"
 
     def worktree(self, run_id: str) -> Path:
         return self.workspaces / run_id
 
-    def artifact(self, artifact_id: str) -> Path:
-        return self.artifacts / f"{artifact_id}.diff"
-
     def ensure(self) -> None:
-        for d in (self.runs, self.logs, self.workspaces, self.artifacts, self.mirrors):
+        for d in (self.logs, self.workspaces, self.mirrors):
             d.mkdir(parents=True, exist_ok=True)
         atomic_write(self.exclude_file, EXCLUDES.encode())
 

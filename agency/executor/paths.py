@@ -1,21 +1,18 @@
 """Path safety: nothing named in a request or produced by a change may reach outside a workspace.
 
 Every check returns a reason (a sentence for the caller) instead of raising, so the caller
-decides whether the answer is a 422 (bad request) or a failed run (unsafe change).
+decides whether the answer is a refused step or a failed run (unsafe change).
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
 from pathlib import Path
 
-from agency.executor.schemas import RUN_ID_PATTERN, ExecuteRequest
-from council.spec import GateSpec
+from agency.executor.schemas import RUN_ID_PATTERN
 
 _RUN_ID = re.compile(RUN_ID_PATTERN)
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,255}$")
 
 
 def run_id_problem(run_id: str) -> str | None:
@@ -66,39 +63,3 @@ def symlink_problem(root: Path, rel: str) -> str | None:
     if not is_within(root, link):
         return f"{rel} is a symlink resolving outside the workspace ({target}); refused"
     return None
-
-
-def request_problems(req: ExecuteRequest) -> list[tuple[tuple[str | int, ...], str]]:
-    """Problems pydantic's field constraints cannot see: NUL bytes, env names, option-like refs.
-
-    Returned as (location, message) pairs so they join the 422 list of schema errors.
-    """
-    problems: list[tuple[tuple[str | int, ...], str]] = []
-    if problem := run_id_problem(req.run_id):
-        problems.append((("body", "run_id"), problem))
-    for name in ("repo", "base_ref", "task_id", "feedback", "patch"):
-        if "\0" in (getattr(req, name) or ""):
-            problems.append((("body", name), "must not contain a NUL byte"))
-    if req.base_ref.startswith("-"):
-        problems.append((("body", "base_ref"), "must not start with '-'"))
-    for i, arg in enumerate(req.agent.argv):
-        if "\0" in arg:
-            problems.append((("body", "agent", "argv", i), "must not contain a NUL byte"))
-    for key, value in req.agent.env.items():
-        if not _ENV_NAME.match(key):
-            problems.append((("body", "agent", "env", key), "not a valid environment name"))
-        if "\0" in value:
-            problems.append((("body", "agent", "env", key), "must not contain a NUL byte"))
-    problems += gate_problems(req.gates, ("body", "gates"))
-    return problems
-
-
-def gate_problems(
-    gates: Sequence[GateSpec], loc: tuple[str | int, ...]
-) -> list[tuple[tuple[str | int, ...], str]]:
-    return [
-        ((*loc, gi, "argv", i), "must not contain a NUL byte")
-        for gi, gate in enumerate(gates)
-        for i, arg in enumerate(gate.argv)
-        if "\0" in arg
-    ]

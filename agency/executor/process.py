@@ -136,9 +136,10 @@ class GroupProcess:
         self._stdout_path.parent.mkdir(parents=True, exist_ok=True)
         try:
             popen = self._spawn()
-        except OSError as exc:
-            # Only reachable unsandboxed (bwrap itself reports a missing command): report
-            # it the way a shell would rather than failing the executor.
+        except (OSError, ValueError) as exc:
+            # OSError: no such command (only reachable unsandboxed); ValueError: a NUL
+            # byte or an '=' in a name of the command or its environment.
+            # Reported the way a shell would rather than failing the executor.
             message = f"cannot start {self._display[0]!r}: {exc}\n"
             self._stdout_path.write_text("" if self._stderr_path else message)
             if self._stderr_path is not None:
@@ -162,8 +163,12 @@ class GroupProcess:
                         self._signal(signal.SIGKILL)
                     budget = None
                 waiter = asyncio.ensure_future(self._changed.wait())
-                await asyncio.wait({exited, waiter}, timeout=budget, return_when="FIRST_COMPLETED")
-                waiter.cancel()
+                try:
+                    await asyncio.wait(
+                        {exited, waiter}, timeout=budget, return_when="FIRST_COMPLETED"
+                    )
+                finally:
+                    waiter.cancel()
         except asyncio.CancelledError:
             # The caller went away (shutdown): leave nothing running behind it.
             self._kill_requested = True

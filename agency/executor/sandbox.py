@@ -1,9 +1,10 @@
 """The sandbox around agent and gate commands: bubblewrap, or (only when allowed) nothing.
 
 Inside bubblewrap the whole filesystem is visible read-only, the worktree is the one
-writable place besides a private /tmp, the executor's own state (other runs' worktrees,
-logs, artifacts) is hidden, the network is unshared unless allowed, and the processes
-live in their own PID namespace so nothing survives the sandbox.
+writable place besides a private /tmp, the agency's data directory (other runs' worktrees
+and logs, the database file, signing and API keys) is hidden, the network is unshared
+unless allowed, and the processes live in their own PID namespace so nothing survives
+the sandbox.
 """
 
 from __future__ import annotations
@@ -106,6 +107,10 @@ class Sandbox:
             cmd += ["--ro-bind", str(path), str(path)]
         for hidden in self.hidden:
             cmd += ["--tmpfs", str(hidden)]
+        # What the command must read but lives in a hidden directory (a mirror of a remote
+        # repository in the executor's own directory) comes back, read-only.
+        for path in _inside_hidden(readable, self.hidden):
+            cmd += ["--ro-bind", str(path), str(path)]
         cmd += ["--bind", wt, wt]
         if not network:
             cmd.append("--unshare-net")
@@ -124,6 +129,21 @@ def _toolchain_paths() -> list[Path]:
     paths = [Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).parent]
     paths += [Path(p) for p in os.environ.get("PATH", "").split(os.pathsep) if p]
     return paths
+
+
+def _inside_hidden(candidates: Sequence[Path], hidden: Sequence[Path]) -> list[Path]:
+    """The existing candidates inside a hidden directory, outermost first, deduplicated."""
+    roots = [h.resolve() for h in hidden]
+    found = {
+        path
+        for candidate in candidates
+        if (path := candidate.resolve()).exists() and any(path.is_relative_to(r) for r in roots)
+    }
+    outermost: list[Path] = []
+    for path in sorted(found, key=lambda p: len(p.parts)):
+        if not any(path.is_relative_to(kept) for kept in outermost):
+            outermost.append(path)
+    return outermost
 
 
 def _under_tmp(candidates: Sequence[Path], hidden: Sequence[Path]) -> list[Path]:

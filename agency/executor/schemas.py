@@ -1,4 +1,5 @@
-"""The executor service's HTTP contract, shared by the service and its clients (activities)."""
+"""What the executor is asked to do and what it reports: the contract between its
+activities (activities/executor.py) and the run registry on the host (host.py)."""
 
 from __future__ import annotations
 
@@ -7,16 +8,15 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from council.models import ChangedFile, GateResult
-from council.spec import GateSpec
 
-# Run ids double as idempotency keys (workflow run id + activity id), so they are
-# restricted to characters that are safe in paths and URLs.
+# Run ids name directories and files on the host, so they are restricted to characters
+# that are safe in paths.
 RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$"
 
 RunState = Literal[
     "preparing",  # making the worktree
     "running",  # agent process alive
-    "suspended",  # agent process group stopped (SIGSTOP)
+    "suspended",  # agent or gate process group stopped (SIGSTOP)
     "gating",  # gates running
     "finished",  # agent (and gates, if asked) done; see exit codes
     "failed",  # the executor could not do its job (bad repo, bad ref, ...); see error
@@ -37,10 +37,10 @@ class ExecuteRequest(BaseModel):
     iteration: int = Field(default=1, ge=1, le=100)
     repo: str = Field(min_length=1, max_length=4096)
     base_ref: str = Field(default="HEAD", min_length=1, max_length=255)
-    # When set, pins the worktree to this commit (later iterations reuse the first base).
+    # When set, pins the worktree to this commit (later iterations and later attempts on
+    # another host reuse the first base).
     base_commit: str | None = Field(default=None, pattern=r"^[0-9a-f]{40}$")
     agent: AgentCommand
-    gates: list[GateSpec] = Field(default_factory=list, max_length=50)
     # Judges' feedback and human guidance for this iteration; given to the agent.
     feedback: str = Field(default="", max_length=50_000)
     # Network inside the sandbox (the policy may allow it; the executor's own
@@ -49,10 +49,6 @@ class ExecuteRequest(BaseModel):
     # A model-drafted unified diff. When set, the agent command is `git apply` of this
     # patch in the sandbox (agency/executor/patching.py), whatever `agent.argv` says.
     patch: str | None = Field(default=None, max_length=2_000_000)
-
-
-class GatesRequest(BaseModel):
-    gates: list[GateSpec] = Field(max_length=50)
 
 
 class ProcessResult(BaseModel):
@@ -73,33 +69,17 @@ class RunStatus(BaseModel):
     state: RunState
     sandbox: Literal["bwrap", "none"]
     base_commit: str | None = None
+    # The branch a change goes to when the task names none (base_ref's branch, or the
+    # branch the repository's HEAD is on).
+    default_target: str | None = None
+    # The tree the agent left, staged: what an apply commits (exactly what was judged).
+    tree: str | None = None
     agent: ProcessResult | None = None
     gates: list[GateResult] = Field(default_factory=list)
     changed_files: list[ChangedFile] = Field(default_factory=list)
     lines_added: int = 0
     lines_removed: int = 0
-    diff_artifact: str | None = None
+    # The full diff (binary parts included), kept by the caller as an artifact.
+    diff: bytes | None = Field(default=None, exclude=True)
     diff_sha256: str | None = None
     error: str | None = None
-    applied_commit: str | None = None
-    discarded: bool = False
-
-
-class ApplyRequest(BaseModel):
-    target_branch: str | None = Field(default=None, max_length=255)
-    message: str = Field(min_length=1, max_length=20_000)
-    author_name: str = Field(default="Agent Agency", max_length=200)
-    author_email: str = Field(default="agency@localhost", max_length=200)
-
-
-class ApplyResult(BaseModel):
-    commit: str
-    branch: str
-
-
-class ExecutorHealth(BaseModel):
-    status: Literal["ok"]
-    sandbox: Literal["bwrap", "none"]
-    active_runs: int
-    # Why this executor refuses to run agents (no bubblewrap and unsandboxed not allowed).
-    problem: str | None = None

@@ -20,7 +20,7 @@ from pydantic import BaseModel
 from agency.executor.changes import ChangeSet, build_changeset, parse_numstat, parse_raw
 from agency.executor.changes import unsafe_entries as find_unsafe
 from agency.executor.gitcli import GitError, git
-from agency.executor.layout import Layout, atomic_write
+from agency.executor.layout import Layout
 from agency.executor.source import Source, SourceCache, SourceError, has_commit
 
 
@@ -50,6 +50,7 @@ class WorkspaceInfo(BaseModel):
 class Collected:
     changes: ChangeSet
     tree: str
+    diff: bytes
     diff_sha256: str
     unsafe: list[str]
 
@@ -129,8 +130,12 @@ def _tree_git(info: WorkspaceInfo, exclude_file: Path) -> tuple[str, ...]:
     )
 
 
-async def collect(info: WorkspaceInfo, layout: Layout, artifact_id: str) -> Collected:
-    """Stage everything the agent left and describe it; store the full diff as an artifact."""
+async def collect(info: WorkspaceInfo, layout: Layout) -> Collected:
+    """Stage everything the agent left and describe it, with the full diff.
+
+    The diff is binary-complete (`--binary`): applied to the base commit it rebuilds
+    exactly the staged tree, so any executor can apply the change, not only this one.
+    """
     g = _tree_git(info, layout.exclude_file)
     base = info.base_commit
     diff = ("diff", "--cached", "-M", "--no-ext-diff", "--no-textconv", "--no-color")
@@ -139,14 +144,16 @@ async def collect(info: WorkspaceInfo, layout: Layout, artifact_id: str) -> Coll
         await git(*g, "add", "--all", "--", ".", cwd=Path(info.worktree))
         raw = parse_raw((await git(*g, *diff, "--raw", "-z", base)).stdout)
         numstat = parse_numstat((await git(*g, *diff, "--numstat", "-z", base)).stdout)
-        text = (await git(*g, *diff, "--src-prefix=a/", "--dst-prefix=b/", base, "--")).stdout
+        text = (
+            await git(*g, *diff, "--binary", "--src-prefix=a/", "--dst-prefix=b/", base, "--")
+        ).stdout
         tree = (await git(*g, "write-tree")).text
     except GitError as exc:
         raise WorkspaceError(f"cannot read the change: {exc.stderr}") from exc
-    atomic_write(layout.artifact(artifact_id), text)
     return Collected(
         changes=build_changeset(raw, numstat),
         tree=tree,
+        diff=text,
         diff_sha256=hashlib.sha256(text).hexdigest(),
         unsafe=find_unsafe(Path(info.worktree), raw),
     )

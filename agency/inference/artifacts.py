@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-ID_PATTERN = re.compile(r"^(prompt|output|patch)-[0-9a-f]{64}$")
+ID_PATTERN = re.compile(r"^(prompt|output)-[0-9a-f]{64}$")
 
 
 class ArtifactNotFound(LookupError):

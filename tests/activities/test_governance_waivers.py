@@ -36,7 +36,8 @@ POLICY = {
     },
 }
 CHANGE = ExecutionSummary(
-    executor_url="http://127.0.0.1:1",
+    host_queue="executors/test-host/0",
+    executor="test-host/0",
     run_id="r1",
     state="finished",
     exit_code=0,

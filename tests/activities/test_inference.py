@@ -13,6 +13,9 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.governance import GovernanceActivities
 from activities.inference import InferenceActivities, model_agent_problems
+from agency.db.artifacts import get_artifact
+from agency.db.engine import make_engine, session_maker
+from agency.db.migrate import upgrade_database_async
 from agency.inference import Engine
 from agency.inference.artifacts import ArtifactStore
 from agency.settings import Settings
@@ -26,7 +29,8 @@ from workflows.models import DraftInput, ExecutionSummary, GenerateInput, JudgeI
 __all__ = ["engine"]
 
 RESULT = ExecutionSummary(
-    executor_url="http://127.0.0.1:1",
+    host_queue="executors/test-host/0",
+    executor="test-host/0",
     run_id="r1",
     state="finished",
     exit_code=0,
@@ -77,10 +81,20 @@ async def test_the_model_agent_drafts_from_the_files_in_scope(
     spec = parse_task_spec(
         task_spec(repo, agent={"model": "smollm2-135m", "prompt": "Add triple(x) to src/calc.py."})
     )
-    acts = InferenceActivities(settings)
-    out = await ActivityEnvironment().run(
-        acts.draft_patch, DraftInput(task_id="t-1", iteration=1, spec=spec, feedback="more tests")
-    )
+    # The drafted patch goes to the database's artifacts, where any executor reads it.
+    url = f"sqlite+aiosqlite:///{tmp_path / 'agency.db'}"
+    await upgrade_database_async(url)
+    db = make_engine(url)
+    try:
+        acts = InferenceActivities(settings, sessions=session_maker(db))
+        out = await ActivityEnvironment().run(
+            acts.draft_patch,
+            DraftInput(task_id="t-1", iteration=1, spec=spec, feedback="more tests"),
+        )
+        async with session_maker(db)() as session:
+            patch = (await get_artifact(session, out.patch_artifact)).decode()
+    finally:
+        await db.dispose()
     store = ArtifactStore.for_data_dir(settings.data_dir)
     prompt = json.loads(store.get_text(out.prompt_artifact))
     asked = prompt[-1]["content"]
@@ -89,7 +103,7 @@ async def test_the_model_agent_drafts_from_the_files_in_scope(
     assert "more tests" in asked
     assert "docs/ops.md" not in asked  # out of scope
     assert out.generation_tokens <= 24
-    assert store.get_text(out.patch_artifact).endswith("\n")
+    assert patch.endswith("\n")
     assert out.output_artifact != out.patch_artifact or not out.found_diff
 
 

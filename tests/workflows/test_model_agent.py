@@ -9,6 +9,7 @@ from pathlib import Path
 from temporalio.testing import WorkflowEnvironment
 
 from agency.db import records
+from agency.db.artifacts import get_artifact
 from agency.db.engine import make_engine, session_maker
 from agency.inference import Engine
 from agency.inference.artifacts import ArtifactStore
@@ -36,10 +37,12 @@ async def test_a_model_agents_unusable_draft_is_an_agent_failure_with_assessment
         result: TaskResult = await handle.result()
         state = await state_of(handle)
         audit = await h.audit(handle)
+        [drafted] = [e for e in audit if e.action == "drafted"]
         db = make_engine(h.settings.effective_database_url)
         try:
             async with session_maker(db)() as session:
                 verdicts = await records.list_verdicts(session, result.task_id)
+                patch = await get_artifact(session, drafted.detail["patch_artifact"])
         finally:
             await db.dispose()
 
@@ -53,11 +56,12 @@ async def test_a_model_agents_unusable_draft_is_an_agent_failure_with_assessment
     technical = next(j for j in result.verdicts if j.judge == "technical")
     assert any(v.rule == "agent_failed" for v in technical.violations)
 
-    # The draft is in the audit by artifact id; its text stays out of history.
-    [drafted] = [e for e in audit if e.action == "drafted"]
+    # The draft is in the audit by artifact id (stored in the database, where the executor
+    # read it); its text stays out of history.
     assert drafted.detail["model"] == "smollm2-135m"
     store = ArtifactStore.for_data_dir(h.settings.data_dir)
-    assert store.get_text(drafted.detail["patch_artifact"])
+    assert store.get_text(drafted.detail["output_artifact"])
+    assert patch
     history = await handle.fetch_history()
     assert "def double(x)" not in history.to_json()  # the prompt's file text
 

@@ -25,4 +25,4 @@ async def test_golden_history_replays_without_divergence(path: Path) -> None:
 
 
 def test_there_are_golden_histories() -> None:
-    assert {p.stem for p in HISTORIES} >= {"auto_completed", "strict_approved"}
+    assert {p.stem for p in HISTORIES} >= {"auto_completed", "strict_approved", "host_lost"}

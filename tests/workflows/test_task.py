@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from pathlib import Path
 
@@ -45,10 +46,33 @@ def scripted_agent(scenario: str, timeout_s: int = 60, **env: str) -> dict[str, 
     }
 
 
+def first_run_id(handle: WorkflowHandle) -> str:
+    """The run of the first iteration's first attempt (`<workflow run>-<iteration>-<attempt>`)."""
+    return f"{handle.result_run_id}-1-1"
+
+
 def agent_stdout(h: Harness, handle: WorkflowHandle) -> Path:
     """The executor's log of the first iteration's agent output (it prints progress)."""
-    run_id = f"{handle.result_run_id}-execute-1"
-    return h.settings.executor_data_dir / "logs" / run_id / "agent.stdout"
+    return h.settings.executor_data_dir / "logs" / first_run_id(handle) / "agent.stdout"
+
+
+def run_process_states(run_id: str) -> list[str]:
+    """The states (R, S, T, ...) of the live processes of a run: those whose environment
+    names it (the sandbox and everything inside it get AGENCY_RUN_ID)."""
+    marker = f"AGENCY_RUN_ID={run_id}".encode()
+    states: list[str] = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = Path(f"/proc/{entry.name}/environ").read_bytes().split(b"\0")
+            stat = Path(f"/proc/{entry.name}/stat").read_bytes()
+        except OSError:
+            continue
+        state = stat[stat.rfind(b")") + 2 :].split()[0].decode()
+        if marker in environ and state not in ("Z", "X"):
+            states.append(state)
+    return states
 
 
 def lines(path: Path) -> int:
@@ -95,19 +119,21 @@ async def test_pause_suspends_the_agent_and_resume_continues(
             "pause", Intervention(actor="alice", reason="look first"), result_type=InterventionAck
         )
         assert ack.accepted
-        await asyncio.sleep(0.5)  # let SIGSTOP land
+        # The update answers once the host sent SIGSTOP to the process group: every process
+        # of the run (the sandbox and the agent inside it) stops as the kernel delivers it.
+        run_id = first_run_id(handle)
+        await wait_for(lambda: _async(set(run_process_states(run_id)) == {"T"}), within=5)
         frozen = lines(progress)
-        await asyncio.sleep(1.5)
-        assert lines(progress) == frozen, "the agent kept running while paused"
         state = await state_of(handle)
         assert state.paused and state.phase == "executing"
 
         await handle.execute_update(
             "resume", Intervention(actor="alice"), result_type=InterventionAck
         )
+        await wait_for(lambda: _async("T" not in run_process_states(run_id)), within=5)
+        await wait_for(lambda: _async(lines(progress) > frozen))
         result = await handle.result()
         assert result.phase == "completed", result.error
-        assert lines(progress) > frozen
         audit = await h.audit(handle)
         assert [(a.action, a.actor) for a in audit if a.action in ("pause", "resume")] == [  # type: ignore[attr-defined]
             ("pause", "alice"),

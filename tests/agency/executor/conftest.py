@@ -1,4 +1,9 @@
-"""Fixtures for the executor: real git repositories, real bubblewrap, the app over real HTTP."""
+"""Fixtures for the executor: real git repositories, real bubblewrap, real executor hosts.
+
+A host here is `HostRuns` on its own executor directory under the test's tmp_path, the
+object the executor's activities drive; tests call it directly (no Temporal needed) and
+observe processes through /proc.
+"""
 
 from __future__ import annotations
 
@@ -7,26 +12,24 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
-from agency.executor.app import create_app
-from agency.executor.client import ExecutorClient
-from agency.executor.schemas import TERMINAL_STATES, AgentCommand, ExecuteRequest, RunStatus
+from agency.executor.host import HostRuns
+from agency.executor.layout import Layout
+from agency.executor.sandbox import Sandbox
+from agency.executor.schemas import AgentCommand, ExecuteRequest, RunStatus
 from agency.settings import Settings
 
 PY = sys.executable
+BWRAP = "/usr/bin/bwrap"
 
-needs_bwrap = pytest.mark.skipif(
-    not os.access("/usr/bin/bwrap", os.X_OK), reason="bubblewrap is not installed"
-)
+needs_bwrap = pytest.mark.skipif(not os.access(BWRAP, os.X_OK), reason="bubblewrap is missing")
 
 
 def git(repo: Path, *args: str) -> str:
@@ -34,6 +37,16 @@ def git(repo: Path, *args: str) -> str:
         ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True
     )
     return out.stdout.strip()
+
+
+def clone(source: Path | str, dest: Path) -> Path:
+    subprocess.run(["git", "clone", "--quiet", str(source), str(dest)], check=True)
+    return dest
+
+
+def has_object(repo: Path, name: str) -> bool:
+    out = subprocess.run(["git", "-C", str(repo), "cat-file", "-e", name], capture_output=True)
+    return out.returncode == 0
 
 
 def make_repo(path: Path, files: dict[str, str] | None = None, branch: str = "main") -> Path:
@@ -56,7 +69,7 @@ def request(
     timeout = fields.pop("timeout_s", 30)
     env = fields.pop("env", {})
     return ExecuteRequest(
-        run_id=run_id or f"run-{uuid.uuid4().hex[:12]}",
+        run_id=f"run-{uuid.uuid4().hex[:12]}" if run_id is None else run_id,
         task_id=fields.pop("task_id", "FEAT-0001"),
         repo=str(repo),
         agent=AgentCommand(argv=argv, timeout_s=timeout, env=env),
@@ -68,13 +81,9 @@ def sh(script: str) -> list[str]:
     return ["sh", "-c", script]
 
 
-async def until_terminal(client: ExecutorClient, run_id: str, limit_s: float = 30) -> RunStatus:
-    deadline = time.monotonic() + limit_s
-    status = await client.get(run_id)
-    while status.state not in TERMINAL_STATES:
-        assert time.monotonic() < deadline, f"run still {status.state}"
-        status = await client.get(run_id, wait_s=min(5, limit_s), since=status.state)
-    return status
+def marker() -> str:
+    """A `sleep` argument no other test uses, to find this test's processes in /proc."""
+    return f"{uuid.uuid4().int % 10**6 + 10**6}.5"
 
 
 async def until(predicate: Callable[[], bool], limit_s: float = 10, what: str = "") -> None:
@@ -84,20 +93,52 @@ async def until(predicate: Callable[[], bool], limit_s: float = 10, what: str = 
         await asyncio.sleep(0.02)
 
 
-def sleepers(marker: str) -> list[int]:
-    """Live (non-zombie) `sleep <marker>` processes (the marker makes them this test's)."""
+def _proc(pid: str) -> tuple[list[bytes], bytes, int] | None:
+    """(argv, state, process group) of a process, or None when it is gone."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        stat = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:
+        return None
+    fields = stat[stat.rfind(b")") + 2 :].split()
+    return cmdline.split(b"\0")[:-1], fields[0], int(fields[2])
+
+
+def _pids() -> list[str]:
+    return [e.name for e in os.scandir("/proc") if e.name.isdigit()]
+
+
+def sleepers(mark: str) -> list[int]:
+    """Live (non-zombie) `sleep <mark>` processes."""
     found: list[int] = []
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = Path(f"/proc/{entry.name}/cmdline").read_bytes().replace(b"\0", b" ")
-            state = Path(f"/proc/{entry.name}/stat").read_bytes().rsplit(b")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if cmdline.strip() == f"sleep {marker}".encode() and state not in (b"Z", b"X"):
-            found.append(int(entry.name))
+    for pid in _pids():
+        info = _proc(pid)
+        if info and info[0] == [b"sleep", mark.encode()] and info[1] not in (b"Z", b"X"):
+            found.append(int(pid))
     return found
+
+
+def group_states(mark: str) -> dict[int, str]:
+    """State letter of every live process in the process groups of the processes whose
+    command line names `mark` (the sandbox wrapper's included)."""
+    procs = {pid: info for pid in _pids() if (info := _proc(pid)) is not None}
+    needle = mark.encode()
+    groups = {info[2] for info in procs.values() if any(needle in arg for arg in info[0])}
+    return {
+        int(pid): info[1].decode()
+        for pid, info in procs.items()
+        if info[2] in groups and info[1] not in (b"Z", b"X")
+    }
+
+
+def all_stopped(mark: str) -> bool:
+    states = group_states(mark)
+    return bool(states) and all(s in ("T", "t") for s in states.values())
+
+
+def none_stopped(mark: str) -> bool:
+    states = group_states(mark)
+    return bool(states) and not any(s in ("T", "t") for s in states.values())
 
 
 def free_port() -> int:
@@ -106,76 +147,87 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-class RunningExecutor:
-    """The executor app served by uvicorn in a thread (its own event loop), on loopback."""
-
-    def __init__(self, settings: Settings, bwrap_path: str | None = None) -> None:
-        self.settings = settings
-        port = free_port()
-        self.url = f"http://127.0.0.1:{port}"
-        config = uvicorn.Config(
-            create_app(settings, bwrap_path=bwrap_path),
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-            lifespan="on",
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, name=f"executor-{port}", daemon=True)
-
-    @property
-    def data(self) -> Path:
-        return self.settings.executor_data_dir
-
-    def worktree(self, run_id: str) -> Path:
-        return self.data / "workspaces" / run_id
-
-    def start(self) -> RunningExecutor:
-        self.thread.start()
-        deadline = time.monotonic() + 15
-        while not self.server.started:
-            assert self.thread.is_alive(), "executor failed to start"
-            assert time.monotonic() < deadline, "executor did not start"
-            time.sleep(0.01)
-        return self
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=30)
-        assert not self.thread.is_alive(), "executor did not stop"
+def host_settings(data_dir: Path, **overrides: Any) -> Settings:
+    return Settings(data_dir=data_dir, executor_name="test-host", **overrides)
 
 
-StartExecutor = Callable[..., RunningExecutor]
+def host_for(settings: Settings, *, bwrap_path: str | None = None) -> HostRuns:
+    """The executor host the executor process makes from `settings` (not reaped yet)."""
+    sandbox = Sandbox.detect(
+        bwrap_path=bwrap_path,
+        allow_unsandboxed=settings.allow_unsandboxed,
+        hidden=(settings.resolved_data_dir,),
+    )
+    return HostRuns(settings, sandbox, Layout(settings.executor_data_dir.resolve()))
+
+
+def new_host(data_dir: Path, *, bwrap_path: str | None = None, **overrides: Any) -> HostRuns:
+    return host_for(host_settings(data_dir, **overrides), bwrap_path=bwrap_path)
+
+
+MakeHost = Callable[..., Awaitable[HostRuns]]
 
 
 @pytest.fixture
-def start_executor(tmp_path: Path) -> Iterator[StartExecutor]:
-    """Start an executor on a data dir under tmp_path (the same one on every call)."""
-    started: list[RunningExecutor] = []
+async def make_host(tmp_path: Path) -> AsyncIterator[MakeHost]:
+    """Make a ready executor host (reaped) with `<tmp_path>/<name>` as its data dir."""
+    made: list[HostRuns] = []
 
-    def start(bwrap_path: str | None = None, **settings: Any) -> RunningExecutor:
-        settings.setdefault("data_dir", tmp_path / "data")
-        executor = RunningExecutor(Settings(**settings), bwrap_path=bwrap_path).start()
-        started.append(executor)
-        return executor
+    async def make(name: str = "data", **options: Any) -> HostRuns:
+        runs = new_host(tmp_path / name, **options)
+        await runs.reap()
+        made.append(runs)
+        return runs
 
-    yield start
-    for executor in started:
-        if executor.thread.is_alive():
-            executor.stop()
-
-
-@pytest.fixture
-def executor(start_executor: StartExecutor) -> RunningExecutor:
-    return start_executor()
+    yield make
+    for runs in made:
+        await runs.close()
 
 
 @pytest.fixture
-async def client(executor: RunningExecutor) -> Any:
-    async with ExecutorClient(executor.url, timeout=30) as c:
-        yield c
+async def host(make_host: MakeHost) -> HostRuns:
+    return await make_host()
 
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     return make_repo(tmp_path / "repo")
+
+
+async def finished(runs: HostRuns, req: ExecuteRequest) -> RunStatus:
+    status = await runs.execute(req)
+    assert status.state == "finished", status.error
+    return status
+
+
+@pytest.fixture
+def git_daemon(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A bare repository served read-write by `git daemon` on a loopback port."""
+    served = tmp_path / "served"
+    work = make_repo(tmp_path / "origin-work")
+    served.mkdir()
+    git(served, "clone", "--bare", "--quiet", str(work), str(served / "origin.git"))
+    port = free_port()
+    daemon = subprocess.Popen(
+        [
+            "git",
+            "daemon",
+            "--listen=127.0.0.1",
+            f"--port={port}",
+            "--export-all",
+            "--enable=receive-pack",
+            "--reuseaddr",
+            f"--base-path={served}",
+            str(served),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"git://127.0.0.1:{port}/origin.git"
+    deadline = time.monotonic() + 10
+    while subprocess.run(["git", "ls-remote", url], capture_output=True).returncode != 0:
+        assert time.monotonic() < deadline, "git daemon did not start"
+        time.sleep(0.05)
+    yield url, served / "origin.git"
+    daemon.kill()
+    daemon.wait()

@@ -1,20 +1,27 @@
-"""Worktrees: made at the base, read back as a change (files, line counts, diff), removed."""
+"""Worktrees: made at the base, read back as a change, removed.
+
+Proves: changed files and line counts of every kind of change; the staged tree; a
+binary-complete diff (with its sha256) that `git apply --binary` turns back into exactly
+that tree on the base commit; the worktree starts at base_ref or a pinned commit; discard
+removes even an unwritable worktree; file:// URLs; and an agent rewriting `.git` cannot
+steer the executor's own git commands.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import subprocess
 from pathlib import Path
 
-from agency.executor.client import ExecutorClient
+from agency.executor.host import HostRuns
 from tests.agency.executor.conftest import (
     PY,
-    RunningExecutor,
+    finished,
     git,
     make_repo,
     needs_bwrap,
     request,
     sh,
-    until_terminal,
 )
 
 pytestmark = needs_bwrap
@@ -23,8 +30,10 @@ FILES = {
     "src/app.py": "".join(f"line {i}\n" for i in range(10)),
     "old.txt": "a\nb\nc\n",
     "moved.txt": "".join(f"stable {i}\n" for i in range(20)),
+    "old.bin": "placeholder\n",
     ".gitignore": "*.log\n",
     "name with space.txt": "x\n",
+    "tool.sh": "#!/bin/sh\necho tool\n",
 }
 
 AGENT = """
@@ -38,22 +47,38 @@ p("old.txt").unlink()            # deleted: -3
 os.rename("moved.txt", "renamed.txt")   # renamed, content unchanged
 p("new dir").mkdir()
 p("new dir/ünïcode.txt").write_text("one\\ntwo\\n")  # added: +2
-p("blob.bin").write_bytes(bytes(range(256)))       # binary
+p("blob.bin").write_bytes(bytes(range(256)) * 4)   # binary, added
+p("old.bin").write_bytes(b"\\0\\1\\2 now binary")   # text becomes binary
 p("name with space.txt").write_text("x\\ny\\n")     # +1
+os.chmod("tool.sh", 0o755)                         # mode change only
 p("debug.log").write_text("ignored by .gitignore\\n")
 p("__pycache__").mkdir()
 p("__pycache__/m.cpython.pyc").write_bytes(b"cache")
+p(".pytest_cache").mkdir()
+p(".pytest_cache/state").write_text("cache")
 """
 
 
-async def test_changed_files_and_line_counts(
-    client: ExecutorClient, executor: RunningExecutor, tmp_path: Path
+def rebuild(repo: Path, base: str, diff: bytes, scratch: Path) -> str:
+    """The tree `diff` makes on `base`, through a fresh clone (not the run's worktree)."""
+    subprocess.run(["git", "clone", "--quiet", str(repo), str(scratch)], check=True)
+    git(scratch, "checkout", "--quiet", "--detach", base)
+    subprocess.run(
+        ["git", "-C", str(scratch), "apply", "--binary", "--index", "-"],
+        input=diff,
+        check=True,
+        capture_output=True,
+    )
+    return git(scratch, "write-tree")
+
+
+async def test_changes_are_collected_with_a_binary_diff_that_rebuilds_the_tree(
+    host: HostRuns, tmp_path: Path
 ) -> None:
     repo = make_repo(tmp_path / "repo", FILES)
+    base = git(repo, "rev-parse", "HEAD")
     req = request(repo, [PY, "-c", AGENT])
-    await client.execute(req)
-    status = await until_terminal(client, req.run_id)
-    assert status.state == "finished", status.error
+    status = await finished(host, req)
     rows = {f.path: (f.status, f.added, f.removed, f.binary) for f in status.changed_files}
     assert rows == {
         "src/app.py": ("modified", 2, 1, False),
@@ -61,69 +86,84 @@ async def test_changed_files_and_line_counts(
         "renamed.txt": ("renamed", 0, 0, False),
         "new dir/ünïcode.txt": ("added", 2, 0, False),
         "blob.bin": ("added", 0, 0, True),
+        "old.bin": ("modified", 0, 0, True),
         "name with space.txt": ("modified", 1, 0, False),
+        "tool.sh": ("modified", 0, 0, False),
     }
     assert status.lines_added == sum(r[1] for r in rows.values()) == 5
     assert status.lines_removed == sum(r[2] for r in rows.values()) == 4
 
-    diff = await client.artifact(status.diff_artifact or "")
-    assert hashlib.sha256(diff.encode()).hexdigest() == status.diff_sha256
-    assert "+changed 2" in diff and "-line 2" in diff and "+inserted" in diff
-    assert "rename from moved.txt" in diff
-    assert "__pycache__" not in diff and "debug.log" not in diff
+    diff = status.diff
+    assert diff is not None
+    assert hashlib.sha256(diff).hexdigest() == status.diff_sha256
+    assert b"+changed 2" in diff and b"-line 2" in diff and b"+inserted" in diff
+    assert b"rename from moved.txt" in diff
+    assert b"GIT binary patch" in diff and b"new mode 100755" in diff
+    assert b"__pycache__" not in diff and b"debug.log" not in diff
+    assert b".pytest_cache" not in diff
+    # The staged tree is what the worktree holds, and the diff alone rebuilds it.
+    assert git(repo, "rev-parse", f"{status.tree}:blob.bin") == git(
+        host.layout.worktree(req.run_id), "hash-object", "blob.bin"
+    )
+    assert rebuild(repo, base, diff, tmp_path / "scratch") == status.tree
     # The source repository itself was not touched by the run.
     assert git(repo, "status", "--porcelain") == ""
+    assert git(repo, "rev-parse", "HEAD") == base
     assert not (repo / "renamed.txt").exists()
 
 
-async def test_worktree_starts_at_base_ref_or_pinned_commit(
-    client: ExecutorClient, repo: Path
-) -> None:
+async def test_worktree_starts_at_base_ref_or_pinned_commit(host: HostRuns, repo: Path) -> None:
     first = git(repo, "rev-parse", "HEAD")
     (repo / "README.md").write_text("second\n")
     git(repo, "commit", "--quiet", "-am", "second")
     git(repo, "branch", "feature", first)
-    by_ref = request(repo, ["cat", "README.md"], base_ref="feature")
-    pinned = request(repo, ["cat", "README.md"], base_commit=first)
-    head = request(repo, ["cat", "README.md"])
-    for req in (by_ref, pinned, head):
-        await client.execute(req)
-    results = [await until_terminal(client, r.run_id) for r in (by_ref, pinned, head)]
-    assert [(s.base_commit, s.agent.stdout_tail if s.agent else None) for s in results] == [
-        (first, "hello\n"),
-        (first, "hello\n"),
-        (git(repo, "rev-parse", "HEAD"), "second\n"),
+    by_ref = await finished(host, request(repo, ["cat", "README.md"], base_ref="feature"))
+    pinned = await finished(host, request(repo, ["cat", "README.md"], base_commit=first))
+    head = await finished(host, request(repo, ["cat", "README.md"]))
+    rows = [
+        (s.base_commit, s.default_target, s.agent and s.agent.stdout_tail)
+        for s in (
+            by_ref,
+            pinned,
+            head,
+        )
+    ]
+    assert rows == [
+        (first, "feature", "hello\n"),
+        (first, "main", "hello\n"),
+        (git(repo, "rev-parse", "HEAD"), "main", "second\n"),
     ]
 
 
-async def test_discard_removes_the_worktree_and_keeps_the_record(
-    client: ExecutorClient, executor: RunningExecutor, repo: Path
-) -> None:
+async def test_a_detached_head_has_no_default_target(host: HostRuns, repo: Path) -> None:
+    git(repo, "checkout", "--quiet", "--detach")
+    status = await finished(host, request(repo, ["true"]))
+    assert status.default_target is None
+
+
+async def test_discard_removes_even_an_unwritable_worktree(host: HostRuns, repo: Path) -> None:
     # The agent makes part of its worktree unwritable; removal must still succeed.
     req = request(repo, sh("mkdir -p locked/deep && echo x > locked/deep/f && chmod 500 locked"))
-    await client.execute(req)
-    await until_terminal(client, req.run_id)
-    worktree = executor.worktree(req.run_id)
-    assert worktree.is_dir()
+    await finished(host, req)
+    worktree = host.layout.worktree(req.run_id)
+    assert worktree.is_dir() and host.layout.run_logs(req.run_id).is_dir()
     assert str(worktree) in git(repo, "worktree", "list")
-    await client.discard(req.run_id)
+    await host.discard(req.run_id)
     assert not worktree.exists()
+    assert not host.layout.run_logs(req.run_id).exists()
     assert str(worktree) not in git(repo, "worktree", "list")
-    status = await client.get(req.run_id)
-    assert status.discarded and status.state == "finished"
-    await client.discard(req.run_id)  # idempotent
+    await host.discard(req.run_id)  # idempotent
 
 
-async def test_file_url_is_a_local_repository(client: ExecutorClient, repo: Path) -> None:
-    req = request(f"file://{repo}", sh("echo hi >> README.md"))
-    await client.execute(req)
-    status = await until_terminal(client, req.run_id)
-    assert status.state == "finished"
+async def test_file_url_is_a_local_repository(host: HostRuns, repo: Path) -> None:
+    status = await finished(host, request(f"file://{repo}", sh("echo hi >> README.md")))
     assert [(f.path, f.added) for f in status.changed_files] == [("README.md", 1)]
+    assert str(host.layout.worktree(status.run_id)) in git(repo, "worktree", "list")
+    assert list(host.layout.mirrors.iterdir()) == []  # used in place, not mirrored
 
 
 async def test_an_agent_rewriting_dot_git_cannot_redirect_the_executor(
-    client: ExecutorClient, executor: RunningExecutor, repo: Path, tmp_path: Path
+    host: HostRuns, repo: Path, tmp_path: Path
 ) -> None:
     # A fake repository whose config would run a command on `git add` if git used it.
     evil = make_repo(tmp_path / "evil")
@@ -131,11 +171,10 @@ async def test_an_agent_rewriting_dot_git_cannot_redirect_the_executor(
     git(evil, "config", "core.fsmonitor", f"touch {pwned}; false")
     agent = sh(f"echo 'gitdir: {evil}/.git' > .git && echo change >> README.md")
     req = request(repo, agent)
-    await client.execute(req)
-    status = await until_terminal(client, req.run_id)
-    assert status.state == "finished", status.error
+    status = await finished(host, req)
     assert [(f.path, f.added) for f in status.changed_files] == [("README.md", 1)]
-    await client.discard(req.run_id)
+    await host.discard(req.run_id)
     assert not pwned.exists()
-    assert not executor.worktree(req.run_id).exists()
-    assert str(executor.worktree(req.run_id)) not in git(repo, "worktree", "list")
+    assert not host.layout.worktree(req.run_id).exists()
+    assert str(host.layout.worktree(req.run_id)) not in git(repo, "worktree", "list")
+    assert git(evil, "worktree", "list").count("\n") == 0

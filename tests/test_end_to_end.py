@@ -23,15 +23,13 @@ from tests.support.repos import git, make_repo, task_spec
 
 @pytest.fixture
 def stack_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
-    api_port, executor_port = free_port(), free_port()
+    api_port = free_port()
     env = {
         "AGENCY_DATA_DIR": str(tmp_path / "data"),
         "AGENCY_TEMPORAL_PORT": str(free_port()),
         "AGENCY_TEMPORAL_UI_PORT": str(free_port()),
         "AGENCY_API_PORT": str(api_port),
         "AGENCY_API_URL": f"http://127.0.0.1:{api_port}",
-        "AGENCY_EXECUTOR_PORT": str(executor_port),
-        "AGENCY_EXECUTOR_URLS": json.dumps([f"http://127.0.0.1:{executor_port}"]),
     }
     monkeypatch.delenv("AGENCY_TEMPORAL_ADDRESS", raising=False)
     for key, value in env.items():

@@ -47,7 +47,8 @@ class DemoRunner:
     # Environment for the `agency` subprocess: which API to talk to, where the key is.
     cli_env: dict[str, str]
     log: Callable[[str], None]
-    # Raises when the stack under the API has lost a process (agency.stack.Stack.check).
+    # Raises when the stack under the API cannot go on (agency.stack.Stack.check: a part
+    # that died during startup, or the supervisor itself failed; it restarts the rest).
     health_check: Callable[[], None] = lambda: None
     task_timeout_s: float = TASK_TIMEOUT_S
 

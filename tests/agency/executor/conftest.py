@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -222,12 +223,16 @@ def git_daemon(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        # `git daemon` runs `git-daemon` as a child: its own group, so both go at the end.
+        start_new_session=True,
     )
-    url = f"git://127.0.0.1:{port}/origin.git"
-    deadline = time.monotonic() + 10
-    while subprocess.run(["git", "ls-remote", url], capture_output=True).returncode != 0:
-        assert time.monotonic() < deadline, "git daemon did not start"
-        time.sleep(0.05)
-    yield url, served / "origin.git"
-    daemon.kill()
-    daemon.wait()
+    try:
+        url = f"git://127.0.0.1:{port}/origin.git"
+        deadline = time.monotonic() + 10
+        while subprocess.run(["git", "ls-remote", url], capture_output=True).returncode != 0:
+            assert time.monotonic() < deadline, "git daemon did not start"
+            time.sleep(0.05)
+        yield url, served / "origin.git"
+    finally:
+        os.killpg(daemon.pid, signal.SIGKILL)
+        daemon.wait()

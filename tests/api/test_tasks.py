@@ -14,7 +14,7 @@ from tests.api.conftest import ApiUnderTest
 from tests.support.repos import git, task_spec
 
 PROBLEM = "application/problem+json"
-SHARED_CAWS = Path(__file__).resolve().parents[2].parent / "shared" / "caws"
+CAWS_FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "caws"
 
 
 async def wait_task(http: httpx.AsyncClient, task_id: str, predicate: Any, within: float = 60):  # type: ignore[no-untyped-def]
@@ -144,8 +144,8 @@ async def test_cancel_through_the_api_is_audited_with_the_caller(api: ApiUnderTe
 async def test_a_caws_spec_in_the_repo_supplies_the_governance(api: ApiUnderTest) -> None:
     repo = api.h.repo
     (repo / ".caws" / "specs").mkdir(parents=True)
-    shutil.copy(SHARED_CAWS / "policy.yaml", repo / ".caws" / "policy.yaml")
-    real = (SHARED_CAWS / "specs" / "CAWS-HOOKS-CLI-CWD-LEAK-001.yaml").read_text()
+    shutil.copy(CAWS_FIXTURES / "policy.yaml", repo / ".caws" / "policy.yaml")
+    real = (CAWS_FIXTURES / "specs" / "CAWS-HOOKS-CLI-CWD-LEAK-001.yaml").read_text()
     # The real spec, re-scoped to this repository's files; every other field kept.
     (repo / ".caws" / "specs" / "HOOKS.yaml").write_text(
         real.replace(

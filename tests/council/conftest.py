@@ -11,7 +11,8 @@ import yaml
 from council.policy import Policy, parse_policy
 from council.waivers import Waiver, parse_waiver
 
-CAWS_DIR = Path(__file__).parents[2] / ".." / "shared" / "caws"
+# Real CAWS files (see its README), kept in the repository so that any clone tests them.
+CAWS_DIR = Path(__file__).parents[1] / "fixtures" / "caws"
 SPEC_NAMES = (
     "AUTH-BINDING-BRIDGE-001",
     "CAWS-DEFECT-BUILD-CLI-NPX-NPM11-01",

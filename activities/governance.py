@@ -10,18 +10,15 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.inference import assess, model_agent_problems
+from agency.caws_repo import read_policy, read_waiver_dir, read_waivers
 from agency.db.artifacts import ArtifactNotFound, get_artifact
 from agency.db.waivers import waivers_for_judging
 from agency.diffs import added_lines_by_file
 from agency.governance_files import (
-    CAWS_DIR,
+    GitFiles,
     GovernanceFileError,
     load_policy_data,
-    load_waiver_dir,
     local_repo,
-    read_repo_file,
-    read_yaml_text,
-    repo_files_under,
 )
 from agency.settings import Settings
 from council.aggregate import decide
@@ -29,6 +26,12 @@ from council.judges import JudgeContext, run_all
 from council.models import Evidence
 from council.policy import DEFAULT_POLICY, parse_policy
 from council.validation import SpecInvalid
+from council.waiver_files import (
+    WaiverReading,
+    broken_warnings,
+    cited_waiver_problems,
+    usable_files,
+)
 from council.waivers import parse_waiver
 from workflows import activity_options as opts
 from workflows.models import JudgeInput, JudgeOutput, ValidateInput, ValidationOutcome
@@ -45,18 +48,20 @@ class GovernanceActivities:
     @activity.defn(name="validate_task")
     async def validate_task(self, inp: ValidateInput) -> ValidationOutcome:
         """Checks what the API could not: the repository, the policy and the waivers as
-        they are now. Problems are returned (not raised): they end the task, not retry."""
+        they are now. Problems are returned (not raised): they end the task, not retry.
+
+        A waiver file that is broken (or claimed by two files) is set aside: a problem
+        only when this task names it, since it is that waiver's problem, not everyone's."""
         spec = inp.spec
         problems: list[str] = []
         policy_data: dict[str, Any] = dict(DEFAULT_POLICY)
-        waivers: list[dict[str, Any]] = []
+        readings: list[WaiverReading] = []
         base_commit: str | None = None
         try:
             configured = load_policy_data(self._settings)
             if configured is not None:
                 policy_data = configured
-            for where, data in load_waiver_dir(self._settings.effective_waivers_dir):
-                waivers.append(_checked_waiver(where, data, problems))
+            readings += read_waiver_dir(self._settings.effective_waivers_dir)
             repo = local_repo(spec.repo)
             if repo is not None:
                 base_ok = _has_ref(repo, spec.base_ref)
@@ -65,31 +70,29 @@ class GovernanceActivities:
                 else:
                     # Pinned now: every attempt, on any executor host, starts from it.
                     base_commit = repo.commit(spec.base_ref).hexsha
-                if spec.caws_spec and base_ok:
+                if spec.caws_spec and base_ok and base_commit is not None:
                     # A CAWS repo governs itself: its policy and waivers apply.
-                    text = read_repo_file(repo, spec.base_ref, f"{CAWS_DIR}/policy.yaml")
-                    if text is not None:
-                        data = read_yaml_text(text, f"{CAWS_DIR}/policy.yaml")
-                        if isinstance(data, dict):
-                            policy_data = data
-                        else:
-                            problems.append(f"{CAWS_DIR}/policy.yaml: a policy must be a mapping")
-                    for where, wtext in repo_files_under(
-                        repo, spec.base_ref, f"{CAWS_DIR}/waivers"
-                    ):
-                        waivers.append(
-                            _checked_waiver(where, read_yaml_text(wtext, where), problems)
-                        )
+                    files = GitFiles(repo, base_commit)
+                    policy = read_policy(files)
+                    problems += [f"policy {policy.file} {p}" for p in policy.problems]
+                    if policy.data is not None and not policy.problems:
+                        policy_data = policy.data
+                    readings += read_waivers(files)
         except GovernanceFileError as err:
             problems.append(str(err))
-        waivers += await self._database_waivers(inp, waivers, problems)
+        problems += [str(p) for p in cited_waiver_problems(spec.waiver_ids, readings)]
+        for warning in broken_warnings(readings):
+            activity.logger.info("task %s: %s", inp.task_id, warning)
+        waivers = usable_files(readings)
+        claimed = {r.waiver_id for r in readings if r.waiver_id}
+        waivers += await self._database_waivers(inp, claimed, problems)
         if spec.agent.model is not None:
             problems += model_agent_problems(self._settings, spec.agent.model)
         try:
             parse_policy(policy_data)
         except SpecInvalid as err:
             problems.extend(f"policy {p.path}: {p.message}" for p in err.problems)
-        known = {w.get("id") for w in waivers if isinstance(w, dict)}
+        known = {w.get("id") for w in waivers}
         for waiver_id in spec.waiver_ids:
             if waiver_id not in known:
                 # Not fatal here: the constitutional judge names it as a violation.
@@ -97,12 +100,12 @@ class GovernanceActivities:
         return ValidationOutcome(
             problems=problems,
             policy=policy_data,
-            waivers=[w for w in waivers if w],
+            waivers=waivers,
             base_commit=base_commit,
         )
 
     async def _database_waivers(
-        self, inp: ValidateInput, from_files: list[dict[str, Any]], problems: list[str]
+        self, inp: ValidateInput, in_files: set[str], problems: list[str]
     ) -> list[dict[str, Any]]:
         """The waivers the spec names that live in the database, in CAWS form. An id
         that a waiver file also defines is ambiguous: a problem, never a silent pick."""
@@ -112,7 +115,6 @@ class GovernanceActivities:
             found = await waivers_for_judging(
                 session, inp.spec.waiver_ids, tenant=inp.tenant, now=datetime.now(UTC)
             )
-        in_files = {w.get("id") for w in from_files if isinstance(w, dict)}
         clashes = sorted(w["id"] for w in found if w["id"] in in_files)
         for waiver_id in clashes:
             problems.append(
@@ -184,15 +186,3 @@ def _has_ref(repo: Any, ref: str) -> bool:
     except Exception:
         return False
     return True
-
-
-def _checked_waiver(where: str, data: Any, problems: list[str]) -> dict[str, Any]:
-    if not isinstance(data, dict):
-        problems.append(f"{where}: a waiver must be a mapping")
-        return {}
-    try:
-        parse_waiver(data)
-    except (SpecInvalid, ValueError) as err:
-        problems.append(f"{where}: {err}")
-        return {}
-    return data

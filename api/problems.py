@@ -26,6 +26,11 @@ NAMES: dict[Dependency, str] = {"database": "the database", "temporal": "Tempora
 class FieldProblem(BaseModel):
     path: str
     message: str
+    rule: str | None = Field(
+        default=None,
+        description="A stable rule id: the CAWS kernel's (e.g. "
+        "`spec.schema.mode.development_removed`) where CAWS has the rule, `agency.*` for ours",
+    )
 
 
 class Problem(BaseModel):

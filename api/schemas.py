@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from council.models import Decision, Judgment
+from council.problems import GovernanceWarning
 from workflows.models import ExecutionSummary, Round
 
 
@@ -36,6 +37,12 @@ class TaskPublic(BaseModel):
     workflow_run_id: str | None
     submitted_by: str
     spec: dict[str, Any]
+    warnings: list[GovernanceWarning] = Field(
+        default_factory=list,
+        description="What the server noticed reading the task's governance files (CAWS v10 "
+        "mapping steps, scope entries naming no path, waiver files set aside, where the "
+        "policy came from), each with a stable rule id; never a reason the task failed",
+    )
     rounds: list[Round] = Field(default_factory=list)
     execution: ExecutionSummary | None = None
     live: bool = Field(default=False, description="merged with the running workflow's live state")
@@ -45,6 +52,18 @@ class TaskPublic(BaseModel):
         "could not be read, Temporal or its workers being unavailable: the answer is the "
         "projection alone, and this says why",
     )
+
+
+def spec_warnings(spec: dict[str, Any]) -> list[GovernanceWarning]:
+    """The warnings stored with a task's spec (tasks stored before warnings existed, or
+    with an unreadable entry, show none rather than failing the read)."""
+    out = []
+    for item in spec.get("warnings") or []:
+        try:
+            out.append(GovernanceWarning.model_validate(item))
+        except ValueError:
+            continue
+    return out
 
 
 class TaskList(BaseModel):

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Row
 from starlette.responses import Response
 
-from api.schemas import TaskPublic
+from api.schemas import TaskPublic, spec_warnings
 
 # About 2 KB a task: a few megabytes at most.
 MAX_ENTRIES = 4096
@@ -37,6 +37,7 @@ def public_from_row(row: Row[Any]) -> TaskPublic:
     fields = row._asdict()
     fields["spec"] = json.loads(row.spec_json) if row.spec_json else {}
     fields["verdicts"] = json.loads(row.verdicts_json) if row.verdicts_json else []
+    fields["warnings"] = spec_warnings(fields["spec"])
     return TaskPublic.model_validate(fields)
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import Row
 
 from agency.db.models import Task
 from api.outages import TemporalUnavailableError, is_temporal_unavailable
-from api.schemas import TaskPublic
+from api.schemas import TaskPublic, spec_warnings
 from api.temporal_gateway import TemporalGateway, describe
 from council.models import Judgment
 from workflows.models import TERMINAL_PHASES, TaskState
@@ -47,6 +47,7 @@ def task_public(row: Task, live: TaskState | None = None) -> TaskPublic:
         workflow_run_id=row.workflow_run_id,
         submitted_by=row.submitted_by,
         spec=row.spec,
+        warnings=spec_warnings(row.spec or {}),
     )
     return public if live is None else with_live_state(public, live)
 

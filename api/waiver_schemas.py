@@ -113,5 +113,29 @@ class WaiverPublic(BaseModel):
     required_approvals: int
 
 
+class WaiverFileProblem(BaseModel):
+    path: str = Field(description="The field of the waiver file ('' for the whole file)")
+    message: str
+    rule: str | None = Field(description="The CAWS kernel's rule id (`waiver.schema.*`)")
+
+
+class WaiverFilePublic(BaseModel):
+    """A waiver file of the waivers directory (AGENCY_WAIVERS_DIR), checked as CAWS checks
+    it. An invalid one is set aside: only a task that cites it is refused."""
+
+    file: str = Field(description="The file's name in the waivers directory")
+    id: str | None = Field(description="Its id (from the file, else its file name)")
+    format: Literal["v10", "v11", "unknown"]
+    status: str | None
+    valid: bool
+    problems: list[WaiverFileProblem] = Field(
+        default_factory=list, description="Each broken rule, with the CAWS kernel's rule id"
+    )
+
+
 class WaiverList(BaseModel):
     items: list[WaiverPublic]
+    files: list[WaiverFilePublic] = Field(
+        default_factory=list,
+        description="The waiver files of the waivers directory, valid or not (unfiltered)",
+    )

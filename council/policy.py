@@ -246,3 +246,17 @@ def parse_policy(data: Mapping[str, Any]) -> Policy:
         return Policy.model_validate(dict(data))
     except ValidationError as exc:
         raise PolicyInvalid(problems_from_validation_error(exc)) from None
+
+
+def policy_from_tier_policy(data: Any) -> dict[str, Any]:
+    """The older CAWS `.caws/policy/tier-policy.json` in the policy.yaml form.
+
+    That file is keyed by tier ("1".."3"), each with `max_files`/`max_loc` and rigor
+    settings (`min_branch`, `min_mutation`, `requires_contracts`, `allowed_modes`, ...).
+    The budgets become `risk_tiers`; the rest is kept on each tier, unused (CAWS's own
+    loader read this file the same way, as budgets). Anything that is not a mapping is
+    returned as is for `parse_policy` to refuse with its path.
+    """
+    if not isinstance(data, Mapping):
+        return {"risk_tiers": data}
+    return {"version": 1, "risk_tiers": {str(k): v for k, v in data.items()}}

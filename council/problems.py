@@ -8,16 +8,55 @@ to the same shape, with paths written the way a person reads them: `scope.in[2]`
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, ValidationInfo, field_validator
 
 
 class Problem(BaseModel):
     path: str = Field(max_length=1000)
     message: str = Field(max_length=2000)
+    # A stable rule id: the CAWS kernel's (`spec.schema.mode.development_removed`) where
+    # CAWS has the rule, `agency.*` for our own; None for plain field errors.
+    rule: str | None = Field(default=None, max_length=200)
+
+    @field_validator("path", "message", mode="before")
+    @classmethod
+    def _fit(cls, value: Any, info: ValidationInfo) -> Any:
+        # Problems are built from what people wrote (a 5 KB scope entry, a long YAML
+        # key): shortened to fit, so that describing a problem can never become one.
+        return _shortened(value, 1000 if info.field_name == "path" else 2000)
 
     def __str__(self) -> str:
-        return f"{self.path or '<root>'}: {self.message}"
+        rule = f" [{self.rule}]" if self.rule else ""
+        return f"{self.path or '<root>'}: {self.message}{rule}"
+
+
+class GovernanceWarning(BaseModel):
+    """Something a person should know about how their governance files were read: a v10
+    mapping step, a scope entry that names no file, a waiver file that was set aside,
+    where the policy came from. Warnings never refuse a task; they are shown with it."""
+
+    rule: str = Field(max_length=200)
+    message: str = Field(max_length=4000)
+    # Where in the file (a field path as in Problem), and which file, when known.
+    path: str = Field(default="", max_length=1000)
+    file: str | None = Field(default=None, max_length=4096)
+
+    @field_validator("path", "message", mode="before")
+    @classmethod
+    def _fit(cls, value: Any, info: ValidationInfo) -> Any:
+        return _shortened(value, 1000 if info.field_name == "path" else 4000)
+
+    def __str__(self) -> str:
+        where = ":".join(p for p in (self.file or "", self.path) if p)
+        return f"{where + ': ' if where else ''}{self.message} [{self.rule}]"
+
+
+def _shortened(value: Any, limit: int) -> Any:
+    if isinstance(value, str) and len(value) > limit:
+        return value[: limit - 1] + "…"
+    return value
 
 
 class SpecInvalid(ValueError):

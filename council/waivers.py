@@ -2,8 +2,11 @@
 
 v10 waivers carry `applies_to`, `delta` (budget raise), `reason_code`, `risk_owner` and
 `approvers[{handle, approved_at}]`; v11 wraps them in an envelope with `title`, `status`,
-`reason`, `approved_by` (a string), `created_at`, `expires_at` and `revocation`. A
-migrated waiver has both. Whether a waiver can be used is always judged at a `now` the
+`reason`, `approved_by` (a string), `created_at`, `expires_at`, `scope.spec_id` and
+`revocation`. A migrated waiver has both. Ids follow the CAWS kernel's pattern (`WV-0001`,
+`CAWS-HOOKPACK-UPGRADE-RETROFIT-001-SCOPE-CONCURRENCY-01`). How a waiver *file* is checked
+is in `council.waiver_files`; this model is what the judges use, for files and for the
+database's waivers alike. Whether a waiver can be used is always judged at a `now` the
 caller passes: this module has no clock.
 """
 
@@ -20,6 +23,9 @@ from council.problems import Problem, SpecInvalid, problems_from_validation_erro
 
 WaiverStatus = Literal["proposed", "active", "expired", "revoked"]
 BUDGET_GATE = "budget_limit"
+# The CAWS kernel's waiver id (waiver/validate.ts): the shape of a spec id, so that a
+# waiver's file name can be its id.
+WAIVER_ID_PATTERN = r"^[A-Z][A-Z0-9]*(-[A-Z0-9]+)*-\d+[a-z]?$"
 _END_OF_DAY = time(23, 59, 59, 999_999, tzinfo=UTC)
 
 
@@ -65,8 +71,13 @@ class Revocation(_Open):
     reason: str | None = None
 
 
+class WaiverScope(_Open):
+    # v11: the spec the waiver is for; absent, CAWS applies it project-wide.
+    spec_id: str | None = None
+
+
 class Waiver(_Open):
-    id: str = Field(pattern=r"^WV-\d+$", max_length=64)
+    id: str = Field(pattern=WAIVER_ID_PATTERN, max_length=200)
     status: WaiverStatus
     gates: list[str] = Field(default_factory=list, max_length=50)
     title: str | None = None
@@ -82,6 +93,7 @@ class Waiver(_Open):
     created_at: UtcDatetime | None = None
     expires_at: UtcDatetime | None = None
     revocation: Revocation | None = None
+    scope: WaiverScope | None = None
 
     def approver_handles(self) -> set[str]:
         """Distinct approvers, compared case-insensitively (handles and emails)."""
@@ -102,9 +114,16 @@ class Waiver(_Open):
         return self.delta is not None and (self.delta.max_files > 0 or self.delta.max_loc > 0)
 
     def targets(self) -> list[str]:
+        """The specs the waiver is for: v10 `applies_to`, v11 `scope.spec_id`."""
         if self.applies_to is None:
-            return []
-        return [self.applies_to] if isinstance(self.applies_to, str) else list(self.applies_to)
+            named = []
+        elif isinstance(self.applies_to, str):
+            named = [self.applies_to]
+        else:
+            named = list(self.applies_to)
+        if self.scope is not None and self.scope.spec_id and self.scope.spec_id not in named:
+            named.append(self.scope.spec_id)
+        return named
 
 
 class WaiverInvalid(SpecInvalid):

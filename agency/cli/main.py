@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from agency.cli import chat, interventions, logs, ops, replay, signing_keys, tasks, verify
+from agency.cli import caws, chat, interventions, logs, ops, replay, signing_keys, tasks, verify
 from agency.cli.keys import keys_app
 from agency.cli.models import models_app
 from agency.cli.waivers import waiver_app
@@ -41,5 +41,6 @@ app.add_typer(ops.db_app, name="db")
 signing_keys.register(keys_app)
 app.add_typer(keys_app, name="keys")
 app.add_typer(waiver_app, name="waiver")
+app.add_typer(caws.caws_app, name="caws")
 app.add_typer(models_app, name="models")
 app.command("chat")(chat.chat)

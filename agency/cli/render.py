@@ -129,10 +129,24 @@ def task_view(task: dict[str, Any]) -> RenderableType:
     if task.get("workflow_id"):
         grid.add_row("workflow", plain(task["workflow_id"]))
     parts: list[RenderableType] = [grid]
+    warnings = task.get("warnings") or []
+    if warnings:
+        parts.append(warnings_text(warnings))
     verdicts = task.get("verdicts") or []
     if verdicts:
         parts.append(verdicts_table(verdicts))
     return Group(*parts)
+
+
+def warnings_text(warnings: list[dict[str, Any]]) -> Text:
+    """How the task's governance files were read: each warning with its rule id."""
+    text = Text("warnings", style="bold yellow")
+    for warning in warnings:
+        where = ":".join(str(p) for p in (warning.get("file"), warning.get("path")) if p)
+        text.append("\n  ! ", style="yellow")
+        text.append(f"{warning.get('rule', '?')}", style="yellow")
+        text.append(f"  {where + ': ' if where else ''}{warning.get('message', '')}")
+    return text
 
 
 def audit_table(entries: list[dict[str, Any]]) -> Table:

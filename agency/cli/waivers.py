@@ -135,15 +135,23 @@ def list_waivers(
 ) -> None:
     """List waivers, newest first."""
     with default_client() as client:
-        items = client.request("GET", WAIVERS, params={"status": status, "applies_to": applies_to})[
-            "items"
-        ]
+        body = client.request("GET", WAIVERS, params={"status": status, "applies_to": applies_to})
+    items = body["items"]
     if as_json:
         print_json(items)
-    elif not items:
+        return
+    if not items:
         note("no waivers")
     else:
         out().print(waiver_table(items))
+    # Waiver files the server set aside: each is a problem only for tasks citing it.
+    for f in body.get("files") or []:
+        if not f.get("valid"):
+            problems = "; ".join(
+                f"{p.get('path') or '<file>'}: {p.get('message')} [{p.get('rule')}]"
+                for p in f.get("problems") or []
+            )
+            note(f"waiver file {f.get('file')} ({f.get('id')}) is invalid, set aside: {problems}")
 
 
 @waiver_app.command("show")

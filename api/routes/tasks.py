@@ -92,7 +92,8 @@ async def submit_task(
 ) -> TaskPublic:
     """Submit a task. The spec is validated in full (every problem listed) before anything
     is written; the task starts running as soon as it is created."""
-    spec = parse_submission(body)
+    # Reading the repository's governance files runs git: off the event loop.
+    spec = await asyncio.to_thread(parse_submission, body, state.settings)
     try:
         client = await state.temporal.client()
     except TemporalUnavailableError as err:

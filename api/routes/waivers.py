@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 
+from agency.caws_repo import read_waiver_dir
 from agency.db import waivers as store
 from agency.db.types import utcnow
 from agency.governance_files import GovernanceFileError, load_policy_data
@@ -23,6 +24,8 @@ from api.waiver_schemas import (
     WaiverApprovalPublic,
     WaiverCreate,
     WaiverDelta,
+    WaiverFileProblem,
+    WaiverFilePublic,
     WaiverList,
     WaiverPublic,
     WaiverStatus,
@@ -125,7 +128,26 @@ async def list_waivers(
         session, tenant=principal.tenant, status=status, applies_to=applies_to, limit=limit
     )
     policy = _policy(state.settings)
-    return WaiverList(items=[await _public(session, r, policy) for r in rows])
+    return WaiverList(
+        items=[await _public(session, r, policy) for r in rows],
+        files=_waiver_files(state.settings),
+    )
+
+
+def _waiver_files(settings: Settings) -> list[WaiverFilePublic]:
+    """The waivers directory's files, each checked on its own: a broken one is listed
+    with its problems (and fails only the tasks that cite it)."""
+    return [
+        WaiverFilePublic(
+            file=(r.file or "").rsplit("/", 1)[-1],
+            id=r.waiver_id,
+            format=r.generation,
+            status=r.status,
+            valid=r.valid,
+            problems=[WaiverFileProblem(**p.model_dump()) for p in r.problems],
+        )
+        for r in read_waiver_dir(settings.effective_waivers_dir)
+    ]
 
 
 @router.get("/{waiver_id}", response_model=WaiverPublic, responses=RESPONSES)

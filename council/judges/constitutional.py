@@ -1,10 +1,15 @@
 """Constitutional judge: CAWS compliance.
 
-Rules: changed paths inside scope.in and outside scope.out, the change budget (raised by
-usable waivers), the validity of each waiver the spec names, forbidden paths, and spec
-completeness. The CAWS policy's gates `scope_boundary`, `budget_limit` and
-`spec_completeness` set how the matching rules count: block (as listed), warn (at most
-medium) or skip (not checked). Forbidden paths are never softened.
+Rules: changed paths inside scope.in (or CAWS v11 scope.support) and outside scope.out,
+the change budget (raised by usable waivers), the validity of each waiver the spec
+names, forbidden paths, and spec completeness. The CAWS policy's gates `scope_boundary`,
+`budget_limit` and `spec_completeness` set how the matching rules count: block (as
+listed), warn (at most medium) or skip (not checked). Forbidden paths are never softened.
+
+A usable waiver the spec names waives its gates as CAWS waivers do: a `budget_limit`
+waiver with a `delta` raises the budget by it (v10), one without a delta (v11) waives
+the budget; a `scope_boundary` waiver waives paths outside the scope. What is waived is
+still reported, as a low-severity note naming the waiver.
 """
 
 from __future__ import annotations
@@ -13,9 +18,10 @@ from council.judges.common import listing, make_judgment, violation
 from council.judges.context import JudgeContext
 from council.models import Judgment, Severity, Violation
 from council.paths import entry_targets_forbidden, forbidden_hits, in_scope, normalize
-from council.waivers import BUDGET_GATE
+from council.waivers import BUDGET_GATE, Waiver
 
 JUDGE = "constitutional"
+SCOPE_GATE = "scope_boundary"
 _WARN_CAP: dict[Severity, Severity] = {
     "critical": "medium",
     "high": "medium",
@@ -84,7 +90,7 @@ def _waivers(ctx: JudgeContext) -> list[Violation]:
 def _scope_overlaps_forbidden(ctx: JudgeContext) -> list[Violation]:
     out: list[Violation] = []
     patterns = ctx.policy.agency.forbidden_paths
-    for entry in ctx.spec.scope.in_:
+    for entry in ctx.spec.scope.admitted():
         hits = [p for p in patterns if entry_targets_forbidden(entry, p)]
         if hits:
             detail = f"scope.in entry {entry!r} reaches forbidden paths ({', '.join(hits)})"
@@ -105,12 +111,20 @@ def _scope(ctx: JudgeContext, paths: list[str]) -> list[Violation]:
     zones = ctx.policy.non_governed_zones
     governed = [p for p in paths if not (zones and in_scope(p, zones))]
     scope = ctx.spec.scope
-    outside = [p for p in governed if not in_scope(p, scope.in_)]
+    outside = [p for p in governed if not in_scope(p, scope.admitted())]
     excluded = [p for p in governed if scope.out and in_scope(p, scope.out)]
     out: list[Violation] = []
-    severity = _severity(ctx, "scope_boundary", "critical")
+    severity = _severity(ctx, SCOPE_GATE, "critical")
     if severity is None:
         return out
+    waivers = _gate_waivers(ctx, SCOPE_GATE)
+    if waivers and (outside or excluded):
+        paths = sorted({*outside, *excluded})
+        detail = (
+            f"{len(paths)} changed path(s) outside the spec's scope: {listing(paths)}; "
+            f"waived by {', '.join(w.id for w in waivers)}"
+        )
+        return [violation("scope_waived", "low", detail)]
     if outside:
         detail = f"{len(outside)} changed path(s) outside scope.in: {listing(outside)}"
         out.append(violation("path_outside_scope", severity, detail))
@@ -139,7 +153,15 @@ def _budget(ctx: JudgeContext) -> list[Violation]:
     effective = ctx.effective_budget()
     size = f"{files} files and {lines} changed lines"
     tier = ctx.spec.risk_tier
-    if files > effective.max_files or lines > effective.max_loc:
+    over = files > effective.max_files or lines > effective.max_loc
+    waivers = [w for w in _gate_waivers(ctx, BUDGET_GATE) if not w.raises_budget()]
+    if over and waivers:
+        detail = (
+            f"{size} exceed the tier {tier} budget of {effective.max_files} files and "
+            f"{effective.max_loc} lines; waived by {', '.join(w.id for w in waivers)}"
+        )
+        return [violation("budget_waived", "low", detail)]
+    if over:
         raised = "" if effective == base else " including usable waivers"
         detail = (
             f"{size} exceed the tier {tier} budget{raised} of "
@@ -154,3 +176,8 @@ def _budget(ctx: JudgeContext) -> list[Violation]:
         )
         return [violation("budget_waived", "low", detail)]
     return []
+
+
+def _gate_waivers(ctx: JudgeContext, gate: str) -> list[Waiver]:
+    """Usable waivers the spec names that waive `gate` outright."""
+    return [w for w in ctx.usable_waivers() if gate in w.gates]

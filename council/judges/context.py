@@ -43,13 +43,26 @@ class JudgeContext(BaseModel):
         return [w for w in self.named_waivers() if not self.waiver_problems(w)]
 
     def base_budget(self) -> Budget:
-        return self.policy.budget(self.spec.risk_tier)
+        """The policy's tier budget, tightened by the spec's own change_budget (v10)."""
+        tier = self.policy.budget(self.spec.risk_tier)
+        own = self.spec.change_budget
+        if own is None:
+            return tier
+        return Budget(
+            max_files=min(tier.max_files, own.max_files), max_loc=min(tier.max_loc, own.max_loc)
+        )
 
     def effective_budget(self) -> Budget:
-        return effective_budget(
+        raised = effective_budget(
             self.policy,
             self.spec.risk_tier,
             self.named_waivers(),
             now=self.now,
             spec_id=self.spec.id,
+        )
+        # Waiver deltas raise the (possibly tightened) base budget.
+        tier, base = self.policy.budget(self.spec.risk_tier), self.base_budget()
+        return Budget(
+            max_files=raised.max_files - tier.max_files + base.max_files,
+            max_loc=raised.max_loc - tier.max_loc + base.max_loc,
         )

@@ -135,7 +135,7 @@ def test_applies_to_another_spec() -> None:
 
 def test_bad_waiver_lists_every_problem() -> None:
     with pytest.raises(WaiverInvalid) as info:
-        parse_waiver({"id": "W-1", "status": "maybe", "delta": {"max_files": -1}})
+        parse_waiver({"id": "wv-1", "status": "maybe", "delta": {"max_files": -1}})
     assert {p.path for p in info.value.problems} == {"id", "status", "delta.max_files"}
 
 

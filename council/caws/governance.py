@@ -2,7 +2,9 @@
 
 A CAWS working spec (`.caws/specs/ID.yaml`) says what may change and what "done" means;
 the task adds what to run. These helpers translate CAWS spellings to our field names
-and combine the two halves. Fields we do not use are kept verbatim.
+and combine the two halves. Fields we do not use are kept verbatim. They take a spec
+already read (checked or migrated) by `council.caws.specs.read_spec`, or an inline
+task's governance, which uses the same spellings.
 """
 
 from __future__ import annotations

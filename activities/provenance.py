@@ -51,16 +51,16 @@ class ProvenanceActivities:
                 kid=existing.kid, record_sha256=existing.record_sha256, commit=existing.commit
             )
         info = activity.info()
-        handle = activity.client().get_workflow_handle(
-            info.workflow_id, run_id=info.workflow_run_id
-        )
+        client = activity.client()
+        handle = client.get_workflow_handle(info.workflow_id, run_id=info.workflow_run_id)
         history = await handle.fetch_history()
         end = hist.provenance_scheduled_event(history.events, info.activity_id)
         if end is None:
             raise ApplicationError("this activity's scheduling is not in the history yet")
         events = hist.prefix(history.events, end)
         try:
-            facts = hist.facts(history, events)
+            # The client's converter: the worker's codec decrypts the history's payloads.
+            facts = await hist.facts(history, events, client.data_converter)
         except hist.HistoryError as err:
             raise ApplicationError(str(err), type=opts.INVALID_INPUT) from err
         trail = [entry_from_record_input(r) for r in facts.records if r.seq <= inp.last_seq]

@@ -31,13 +31,16 @@ from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from types import FrameType
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import httpx
 
 from agency.settings import Settings
 from agency.stack_state import StackStateError, is_running, read_stack_state
 from agency.supervisor import ChildSpec, Probe, StackError, Supervisor
+
+if TYPE_CHECKING:
+    from temporalio.client import Client
 
 TEMPORAL_READY_TIMEOUT_S = 90.0
 SERVICE_READY_TIMEOUT_S = 60.0
@@ -101,12 +104,23 @@ def _run_bounded(address: str, call: Callable[[], Awaitable[str | None]]) -> str
         return f"{type(exc).__name__}: {exc}"
 
 
-def temporal_probe(address: str, namespace: str) -> Probe:
+async def _probe_client(settings: Settings) -> Client:
+    """A client as every process makes one (TLS, mTLS, API key from the settings), without
+    the payload codec: probes read no payloads."""
+    from temporalio.contrib.pydantic import pydantic_data_converter
+
+    from agency.temporal_client import connect
+
+    return await connect(settings, converter=pydantic_data_converter)
+
+
+def temporal_probe(settings: Settings) -> Probe:
+    address, namespace = settings.effective_temporal_address, settings.temporal_namespace
+
     async def describe() -> str | None:
         from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
-        from temporalio.client import Client
 
-        client = await Client.connect(address, namespace=namespace)
+        client = await _probe_client(settings)
         await client.workflow_service.describe_namespace(
             DescribeNamespaceRequest(namespace=namespace)
         )
@@ -120,7 +134,7 @@ def temporal_probe(address: str, namespace: str) -> Probe:
     return probe
 
 
-def task_queue_probe(address: str, namespace: str, task_queue: str, kind: PollerKind) -> Probe:
+def task_queue_probe(settings: Settings, task_queue: str, kind: PollerKind) -> Probe:
     """Ready when the process with the probed pid polls `task_queue` for `kind` tasks.
 
     Every Temporal client of ours has an identity starting with `<pid>@` (the SDK's
@@ -128,19 +142,19 @@ def task_queue_probe(address: str, namespace: str, task_queue: str, kind: Poller
     poller listed for about a minute, so matching the pid tells a restarted child from
     its predecessor, and a child from another process polling the same queue.
     """
+    address, namespace = settings.effective_temporal_address, settings.temporal_namespace
 
     async def polled_by(pid: int) -> str | None:
         from temporalio.api.enums.v1 import TaskQueueKind, TaskQueueType
         from temporalio.api.taskqueue.v1 import TaskQueue
         from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
-        from temporalio.client import Client
 
         queue_type = (
             TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW
             if kind == "workflow"
             else TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY
         )
-        client = await Client.connect(address, namespace=namespace)
+        client = await _probe_client(settings)
         response = await client.workflow_service.describe_task_queue(
             DescribeTaskQueueRequest(
                 namespace=namespace,
@@ -219,6 +233,10 @@ class Stack:
         ]
         if self.settings.temporal_namespace != "default":
             argv += ["--namespace", self.settings.temporal_namespace]
+        if self.settings.codec_keys or self.settings.codec_keys_file:
+            # Payloads are encrypted: the embedded UI decodes them through the API (a
+            # browser logs in once at <api>/codec/login; README, "Encrypted payloads").
+            argv += ["--ui-codec-endpoint", f"{self.api_url}/codec"]
         return argv
 
     def service_argv(self, module: str) -> list[str]:
@@ -227,18 +245,17 @@ class Stack:
     def child_specs(self) -> list[ChildSpec]:
         """The children after migrations, in start order (Temporal comes before them)."""
         s = self.settings
-        address, namespace = self.temporal_address, s.temporal_namespace
         return [
             ChildSpec(
                 "executor",
                 self.service_argv("agency.executor"),
-                ready=task_queue_probe(address, namespace, s.executor_task_queue, "activity"),
+                ready=task_queue_probe(s, s.executor_task_queue, "activity"),
                 ready_timeout_s=SERVICE_READY_TIMEOUT_S,
             ),
             ChildSpec(
                 "worker",
                 self.service_argv("agency.worker"),
-                ready=task_queue_probe(address, namespace, s.task_queue, "workflow"),
+                ready=task_queue_probe(s, s.task_queue, "workflow"),
                 ready_timeout_s=SERVICE_READY_TIMEOUT_S,
             ),
             ChildSpec(
@@ -278,6 +295,7 @@ class Stack:
                 f"another `agency up` (pid {state.supervisor_pid}) runs in {self.data_dir}; "
                 "stop it, or set AGENCY_DATA_DIR to another directory."
             )
+        self._check_settings()
         s = self.settings
         # (what, host, port, the setting that moves it)
         binds: list[tuple[str, str, int, str]] = []
@@ -295,6 +313,29 @@ class Stack:
                     f"is another `agency up` running? Stop it, or set {setting}."
                 )
 
+    def _check_settings(self) -> None:
+        """Settings every child would fail on stop the stack before anything starts."""
+        # Here, not at the top: the CLI imports this module and needs no Temporal SDK or
+        # crypto for --help.
+        from agency.codec import CodecConfigError, load_codec_keys
+        from agency.temporal_security import (
+            TemporalSettingsError,
+            temporal_security,
+            uses_security,
+        )
+
+        if self.embedded_temporal and uses_security(self.settings):
+            raise StackError(
+                "Temporal TLS and API key settings (AGENCY_TEMPORAL_TLS*, "
+                "AGENCY_TEMPORAL_API_KEY) are for a cluster named by AGENCY_TEMPORAL_ADDRESS; "
+                "the embedded dev server speaks plain gRPC"
+            )
+        try:
+            temporal_security(self.settings)
+            load_codec_keys(self.settings)
+        except (TemporalSettingsError, CodecConfigError) as err:
+            raise StackError(str(err)) from None
+
     def start(self) -> None:
         """Start every part and wait until each is ready, then supervise them."""
         self.preflight()
@@ -307,7 +348,6 @@ class Stack:
         self.supervisor.supervise()
 
     def _start_all(self) -> None:
-        namespace = self.settings.temporal_namespace
         specs = self.child_specs()
         self.supervisor.plan(
             (["temporal"] if self.embedded_temporal else []) + [spec.name for spec in specs]
@@ -318,12 +358,12 @@ class Stack:
                 ChildSpec(
                     "temporal",
                     self.temporal_argv(),
-                    ready=temporal_probe(self.temporal_address, namespace),
+                    ready=temporal_probe(self.settings),
                     ready_timeout_s=TEMPORAL_READY_TIMEOUT_S,
                 )
             )
         else:
-            reason = temporal_probe(self.temporal_address, namespace)(os.getpid())
+            reason = temporal_probe(self.settings)(os.getpid())
             if reason is not None:
                 raise StackError(f"Temporal at {self.temporal_address} is not usable: {reason}")
         self.report(f"Temporal ready at {self.temporal_address}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -16,12 +17,17 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities import build_activities
+from agency.codec import CodecConfigError
 from agency.db.engine import make_engine, session_maker
 from agency.settings import Settings, get_settings
 from agency.temporal_client import connect
+from agency.temporal_security import TemporalSettingsError
 from workflows.task import TaskWorkflow
 
 log = logging.getLogger("agency.worker")
+
+# Settings that cannot work: restarting would not help (EX_CONFIG, as the executor's).
+EXIT_CONFIG = 78
 
 
 @asynccontextmanager
@@ -60,7 +66,11 @@ async def serve(settings: Settings) -> None:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    asyncio.run(serve(get_settings()))
+    try:
+        asyncio.run(serve(get_settings()))
+    except (TemporalSettingsError, CodecConfigError) as err:
+        log.error("cannot start the worker: %s", err)
+        sys.exit(EXIT_CONFIG)
 
 
 if __name__ == "__main__":

@@ -8,18 +8,23 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from temporalio.client import Client
 
+from agency.codec import EncryptionCodec
 from agency.db.engine import make_engine, session_maker
 from agency.db.reads import make_reader
 from agency.inference.chat import ChatService
 from agency.inference.shared import shared_engine
 from agency.settings import Settings
+from agency.temporal_client import data_converter
+from agency.temporal_security import temporal_security
 from api.bounds import RequestBounds
+from api.codec_cors import CodecCors
 from api.deps import AppState
 from api.openapi import install_openapi
 from api.problems import install_problem_handlers
 from api.ratelimit import RateLimiter, RateLimitHeaders
 from api.routes import chat as chat_routes
-from api.routes import health, interventions, keys, metrics, streams, tasks
+from api.routes import codec as codec_routes
+from api.routes import codec_login, health, interventions, keys, metrics, streams, tasks
 from api.routes import models as model_routes
 from api.routes import provenance as provenance_routes
 from api.routes import waivers as waiver_routes
@@ -36,6 +41,11 @@ POOL_TIMEOUT_S = 10.0
 def create_app(settings: Settings, temporal_client: Client | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Temporal and codec settings that cannot work stop the API here, with their
+        # reason, rather than turning every request into a 503.
+        temporal_security(settings)
+        converter = data_converter(settings)
+        codec = converter.payload_codec
         url = settings.effective_database_url
         engine = make_engine(
             url, command_timeout_s=STATEMENT_TIMEOUT_S, pool_timeout_s=POOL_TIMEOUT_S
@@ -45,8 +55,9 @@ def create_app(settings: Settings, temporal_client: Client | None = None) -> Fas
             settings=settings,
             sessions=session_maker(engine),
             reader=reader,
-            temporal=TemporalGateway(settings, temporal_client),
+            temporal=TemporalGateway(settings, temporal_client, converter),
             limiter=RateLimiter.from_settings(settings),
+            codec=codec if isinstance(codec, EncryptionCodec) else None,
         )
         # The process's inference engine (models load on first use) and chat sessions.
         app.state.inference = shared_engine(settings)
@@ -77,8 +88,14 @@ def create_app(settings: Settings, temporal_client: Client | None = None) -> Fas
     app.include_router(chat_routes.router)
     app.include_router(metrics.router)
     app.include_router(health.router)
+    app.include_router(codec_routes.router)
+    app.include_router(codec_login.router)
     app.add_middleware(RateLimitHeaders)
-    # Outermost: an oversized or unstorable request is refused before anything else runs.
+    # Outermost but for CORS: an oversized or unstorable request is refused before
+    # anything else runs.
     app.add_middleware(RequestBounds, max_body_bytes=settings.max_body_bytes)
+    # CORS for /codec only (the Temporal UI calls it from the browser), outside the rest
+    # so that refusals (401, 413, 429) carry the headers the browser needs to read them.
+    app.add_middleware(CodecCors, origin=settings.effective_temporal_ui_origin)
     install_openapi(app)
     return app

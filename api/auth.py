@@ -73,8 +73,13 @@ class Principal:
 
 
 async def authenticate(request: Request) -> Principal:
+    return await authenticate_key(request, presented_key(request))
+
+
+async def authenticate_key(request: Request, raw: str | None) -> Principal:
+    """The principal of key `raw` (found by the caller: a header, or the /codec cookie),
+    with the key's rate limit applied to this request."""
     state: AppState = request.app.state.agency
-    raw = presented_key(request)
     if not raw or not raw.strip():
         raise unauthorized("send an API key as `Authorization: Bearer …` or `X-API-Key`")
     row = await keys.verify(state.reader, raw.strip())

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from agency.codec import EncryptionCodec
 from agency.db.reads import Reader
 from agency.settings import Settings
 from api.ratelimit import RateLimiter
@@ -28,6 +29,8 @@ class AppState:
     task_json: TaskJson = field(default_factory=TaskJson)
     # key id -> monotonic time of the last `last_used_at` write (writes are throttled).
     key_touched: dict[str, float] = field(default_factory=dict)
+    # The payload codec the /codec endpoints serve (None: no codec keys, the codec is off).
+    codec: EncryptionCodec | None = None
 
 
 async def get_state(request: Request) -> AppState:

@@ -19,11 +19,11 @@ import asyncio
 from datetime import timedelta
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
 from temporalio.service import RetryConfig
 
 from agency.settings import Settings
-from agency.temporal_client import identity
+from agency.temporal_client import connect, data_converter
 from api.outages import TemporalUnavailableError
 
 CONNECT_TIMEOUT_S = 5.0
@@ -37,9 +37,16 @@ RETRY = RetryConfig(
 
 
 class TemporalGateway:
-    def __init__(self, settings: Settings, client: Client | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        client: Client | None = None,
+        converter: DataConverter | None = None,
+    ) -> None:
         self._settings = settings
         self._client = client
+        # Made once, at startup: codec keys configured wrongly stop the API there.
+        self._converter = converter or data_converter(settings)
         self._connecting: asyncio.Task[Client] | None = None
 
     async def client(self, wait_s: float = CONNECT_TIMEOUT_S) -> Client:
@@ -64,11 +71,10 @@ class TemporalGateway:
         address = self._settings.effective_temporal_address
         try:
             client = await asyncio.wait_for(
-                Client.connect(
-                    address,
-                    namespace=self._settings.temporal_namespace,
-                    data_converter=pydantic_data_converter,
-                    identity=identity("api"),
+                connect(
+                    self._settings,
+                    "api",
+                    converter=self._converter,
                     retry_config=RETRY,
                     connect_timeout=timedelta(seconds=CONNECT_TIMEOUT_S),
                 ),

@@ -52,7 +52,6 @@ from typing import Any
 
 import httpx
 from sqlalchemy import update
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from agency.asgi_thread import free_port
@@ -60,6 +59,8 @@ from agency.db import keys, records
 from agency.db.engine import make_engine, session_maker
 from agency.db.migrate import upgrade_database
 from agency.db.models import Task
+from agency.settings import Settings
+from agency.temporal_client import data_converter
 from workflows.models import ProjectionPatch, RecordInput
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -334,7 +335,7 @@ async def bench(
     repo = make_repo(work / "repo")
     env_temporal = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(TEMPORAL_BIN),
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(Settings()),
         ui=False,
     )
     api_port, hello_port = free_port(), free_port()

@@ -22,7 +22,6 @@ import uuid
 from pathlib import Path
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -31,6 +30,7 @@ from agency.db.engine import make_engine, session_maker
 from agency.db.migrate import upgrade_database
 from agency.executor.worker import running_executor
 from agency.settings import Settings
+from agency.temporal_client import data_converter
 from agency.worker import running_worker
 from bench.raw_workflow import RawWorkflow, bench_noop
 from council.validation import parse_task_spec
@@ -83,7 +83,7 @@ async def main(tasks: int, concurrency: int) -> None:
     repo = make_repo(tmp / "repo")
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(Path(sys.executable).parent / "temporal"),
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(settings),
         ui=False,
     )
     engine = make_engine(settings.effective_database_url)

@@ -4,6 +4,10 @@ A provenance record is signed by an activity while its workflow still runs, so i
 covers a prefix of the history: every event up to and including the scheduling of the
 provenance activity itself. Events are immutable once written, so anyone can fetch the
 history later, cut it at the same event and get the same digest.
+
+The digest is over the events as stored: with the payload codec on (agency/codec) that
+is their encrypted payloads. Reading what they say (`facts`) decodes them with the data
+converter of the client that fetched them, so it needs the codec's keys.
 """
 
 from __future__ import annotations
@@ -15,8 +19,9 @@ from dataclasses import dataclass
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
 
+from agency.codec import CodecError
 from workflows.models import RecordInput, TaskInput
 
 PROVENANCE_ACTIVITY = "record_provenance"
@@ -70,14 +75,18 @@ class HistoryFacts:
     records: list[RecordInput]
 
 
-def facts(history: WorkflowHistory, events: Sequence[HistoryEvent]) -> HistoryFacts:
-    """The task input and every record written, decoded from `events` (a prefix)."""
+async def facts(
+    history: WorkflowHistory, events: Sequence[HistoryEvent], converter: DataConverter
+) -> HistoryFacts:
+    """The task input and every record written, decoded from `events` (a prefix) by
+    `converter` (agency.temporal_client.data_converter: the codec, then pydantic)."""
     if not events or events[0].event_type != _STARTED:
         raise HistoryError("the history does not begin with WorkflowExecutionStarted")
-    converter = pydantic_data_converter.payload_converter
     started = events[0].workflow_execution_started_event_attributes
     try:
-        (task,) = converter.from_payloads(list(started.input.payloads), [TaskInput])
+        (task,) = await converter.decode(list(started.input.payloads), [TaskInput])
+    except CodecError as err:
+        raise HistoryError(f"the workflow input cannot be decrypted: {err}") from None
     except Exception as err:
         raise HistoryError(f"the workflow input is not a task input: {err}") from None
     records: list[RecordInput] = []
@@ -88,7 +97,9 @@ def facts(history: WorkflowHistory, events: Sequence[HistoryEvent]) -> HistoryFa
         if attrs.activity_type.name != RECORD_ACTIVITY:
             continue
         try:
-            (rec,) = converter.from_payloads(list(attrs.input.payloads), [RecordInput])
+            (rec,) = await converter.decode(list(attrs.input.payloads), [RecordInput])
+        except CodecError as err:
+            raise HistoryError(f"event {event.event_id}: cannot be decrypted: {err}") from None
         except Exception as err:
             raise HistoryError(f"event {event.event_id}: unreadable record input: {err}") from None
         records.append(rec)

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from agency.db.models import AuditEntry, Task, VerdictRecord
-from agency.provenance.canonical import canonical_sha256
+from agency.provenance.canonical import CanonicalForm, canonical_sha256
 from council.spec import TaskSpec
 from workflows.models import TERMINAL_PHASES, RecordInput, TaskInput
 
@@ -176,8 +176,11 @@ def build_record(
     last_seq: int,
     history_events: int | None = None,
     history_sha256: str | None = None,
+    form: CanonicalForm = "jcs",
 ) -> dict[str, Any]:
-    """The record for `trail` (entries with seq <= last_seq are used, in seq order)."""
+    """The record for `trail` (entries with seq <= last_seq are used, in seq order).
+    `form` is the canonical form of `spec_sha256`: a verifier rebuilding a record signed
+    before JCS passes "legacy"."""
     entries = sorted((e for e in trail if e["seq"] <= last_seq), key=lambda e: e["seq"])
     spec = header.spec
     end = next((e for e in entries if e["phase"] in TERMINAL_PHASES), None)
@@ -189,7 +192,7 @@ def build_record(
         "task_id": header.task_id,
         "caws_id": spec.get("id"),
         "title": spec.get("title"),
-        "spec_sha256": canonical_sha256(spec),
+        "spec_sha256": canonical_sha256(spec, form),
         "mode": spec.get("mode"),
         "execution_mode": spec.get("execution_mode"),
         "risk_tier": spec.get("risk_tier"),

@@ -15,6 +15,7 @@ from typing import Any
 
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
 from temporalio.worker import Replayer
 
 
@@ -29,13 +30,19 @@ class DeterminismReport:
 
 
 async def check_determinism(
-    history: WorkflowHistory, workflows: Sequence[type] | None = None
+    history: WorkflowHistory,
+    workflows: Sequence[type] | None = None,
+    data_converter: DataConverter | None = None,
 ) -> DeterminismReport:
+    """`data_converter` must decode the history's payloads: with the codec on, pass
+    agency.temporal_client.data_converter(settings) (or the fetching client's)."""
     if workflows is None:
         from workflows.task import TaskWorkflow
 
         workflows = [TaskWorkflow]
-    replayer = Replayer(workflows=list(workflows), data_converter=pydantic_data_converter)
+    replayer = Replayer(
+        workflows=list(workflows), data_converter=data_converter or pydantic_data_converter
+    )
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     failure = result.replay_failure
     return DeterminismReport(

@@ -3,6 +3,11 @@
 Verification never lets the token choose how it is checked: the header's `alg` must be
 EdDSA before anything else happens, the key comes from the keystore by kid (and must
 not be revoked), and PyJWT is told to accept EdDSA only. Every refusal names its reason.
+
+The payload is RFC 8785 canonical JSON, and the header says so (`"canon": "RFC8785"`).
+A token whose header names no canonical form was signed before records used JCS: its
+payload must then be in the legacy form (agency.provenance.canonical). The header is
+signed, so nobody can move a record from one form to the other.
 """
 
 from __future__ import annotations
@@ -14,13 +19,15 @@ from typing import Any, Literal
 import jwt
 from jwt.api_jws import PyJWS
 
-from agency.provenance.canonical import canonical_json
+from agency.provenance.canonical import JCS_HEADER_VALUE, CanonicalForm, canonical_json
 from agency.provenance.keystore import Keystore, PublicKeyInfo, SigningKey, b64url_decode
 
 ALGORITHM = "EdDSA"
 # Media type of the payload (RFC 7515 `cty`); `typ` says this is a JOSE compact object.
 CONTENT_TYPE = "agency-provenance+json"
 TYPE = "JOSE"
+# Private header parameter naming the payload's canonical form (absent: legacy).
+CANON_HEADER = "canon"
 
 Failure = Literal["malformed", "algorithm", "kid", "key_unknown", "key_revoked", "signature"]
 
@@ -39,6 +46,8 @@ class SignatureRejected(Exception):
 class Verified:
     payload: dict[str, Any]
     key: PublicKeyInfo
+    # The canonical form the payload was signed in: digests of it are taken in that form.
+    form: CanonicalForm = "jcs"
 
 
 def sign_record(record: dict[str, Any], key: SigningKey) -> str:
@@ -46,8 +55,19 @@ def sign_record(record: dict[str, Any], key: SigningKey) -> str:
         canonical_json(record),
         key.private_key,
         algorithm=ALGORITHM,
-        headers={"kid": key.kid, "typ": TYPE, "cty": CONTENT_TYPE},
+        headers={"kid": key.kid, "typ": TYPE, "cty": CONTENT_TYPE, CANON_HEADER: JCS_HEADER_VALUE},
     )
+
+
+def canonical_form(header: dict[str, Any]) -> CanonicalForm:
+    """The canonical form a token's (protected) header declares for its payload."""
+    if CANON_HEADER not in header:
+        return "legacy"
+    if header[CANON_HEADER] != JCS_HEADER_VALUE:
+        raise SignatureRejected(
+            "malformed", f"unknown canonical form {header[CANON_HEADER]!r} in the header"
+        )
+    return "jcs"
 
 
 def unverified_header(token: str) -> dict[str, Any]:
@@ -82,6 +102,7 @@ def verify_token(token: str, keystore: Keystore) -> Verified:
         )
     if header.get("crit"):
         raise SignatureRejected("malformed", f"unsupported critical headers {header['crit']!r}")
+    form = canonical_form(header)
     kid = header.get("kid")
     if not isinstance(kid, str) or not kid:
         raise SignatureRejected("kid", "the header names no kid")
@@ -107,6 +128,15 @@ def verify_token(token: str, keystore: Keystore) -> Verified:
         payload = json.loads(raw)
     except ValueError:
         raise SignatureRejected("malformed", "the signed payload is not JSON") from None
-    if not isinstance(payload, dict) or canonical_json(payload) != raw:
-        raise SignatureRejected("malformed", "the signed payload is not a canonical JSON object")
-    return Verified(payload=payload, key=info)
+    if not isinstance(payload, dict) or not _is_canonical(payload, raw, form):
+        raise SignatureRejected(
+            "malformed", f"the signed payload is not a canonical JSON object ({form} form)"
+        )
+    return Verified(payload=payload, key=info, form=form)
+
+
+def _is_canonical(payload: dict[str, Any], raw: bytes, form: CanonicalForm) -> bool:
+    try:
+        return canonical_json(payload, form) == raw
+    except ValueError:  # e.g. an integer beyond what JCS allows
+        return False

@@ -32,7 +32,7 @@ from agency.db.models import Task
 from agency.db.provenance import ProvenanceRecord, get_provenance
 from agency.governance_files import GovernanceFileError, local_repo
 from agency.provenance import history as hist
-from agency.provenance.canonical import canonical_sha256
+from agency.provenance.canonical import CanonicalForm, canonical_sha256
 from agency.provenance.gitrepo import (
     KID_TRAILER,
     TASK_TRAILER,
@@ -54,6 +54,7 @@ from agency.provenance.record import (
 )
 from agency.provenance.signing import (
     SignatureRejected,
+    canonical_form,
     unverified_header,
     unverified_payload,
     verify_token,
@@ -125,16 +126,18 @@ class Verifier:
 
         git_check, token = await asyncio.to_thread(self._git, row, task.id)
         token = token or row.jws
-        payload = self._signature(report, token)
+        payload, form = self._signature(report, token)
         report.record = payload
-        report.checks.append(await self._database(session, task, row, payload, token))
-        report.checks.append(await self._history(client, payload))
+        report.checks.append(await self._database(session, task, row, payload, token, form))
+        report.checks.append(await self._history(client, payload, form))
         report.checks.append(git_check)
         report.checks.append(await asyncio.to_thread(_applied_commit, payload, task.id))
         return report
 
     # ---------------------------------------------------------- key and signature
-    def _signature(self, report: Report, token: str) -> dict[str, Any] | None:
+    def _signature(self, report: Report, token: str) -> tuple[dict[str, Any] | None, CanonicalForm]:
+        """The signed payload and the canonical form it was signed in (JCS, or legacy for
+        records signed before JCS: their digests are taken in their own form)."""
         try:
             verified = verify_token(token, self.keystore)
         except SignatureRejected as err:
@@ -145,11 +148,13 @@ class Verifier:
                 report.checks.append(self._key_only(token))
                 report.checks.append(Check.failed("signature", str(err)))
             # What the token claims, unverified: it still shows what was tampered with.
-            return unverified_payload(token)
+            return unverified_payload(token), _claimed_form(token)
         key = verified.key
         report.checks.append(Check.ok("key", f"kid {key.kid} is known ({key.status})"))
-        report.checks.append(Check.ok("signature", f"EdDSA signature valid for kid {key.kid}"))
-        return verified.payload
+        report.checks.append(
+            Check.ok("signature", f"EdDSA signature valid for kid {key.kid} ({verified.form} JSON)")
+        )
+        return verified.payload, verified.form
 
     def _key_only(self, token: str) -> Check:
         try:
@@ -169,19 +174,20 @@ class Verifier:
         row: ProvenanceRecord,
         payload: dict[str, Any] | None,
         token: str,
+        form: CanonicalForm,
     ) -> Check:
         if payload is None:
             return Check.failed("database", "not checked: the record cannot be read")
         problems: list[str] = []
         if row.jws.strip() != token.strip():
             problems.append("the JWS stored in the database differs from the one in git")
-        if canonical_sha256(payload) != row.record_sha256:
+        if _sha256(payload, form) != row.record_sha256:
             problems.append("the record's SHA-256 differs from the one stored when it was signed")
         last_seq = int(payload.get("last_seq") or 0)
         audit = await records.list_audit(session, task.id)
         verdicts = await records.list_verdicts(session, task.id)
         trail = trail_from_audit(audit, verdicts)
-        rebuilt = build_record(header_from_task_row(task), trail, last_seq=last_seq)
+        rebuilt = build_record(header_from_task_row(task), trail, last_seq=last_seq, form=form)
         problems += differences(payload, rebuilt, "the database", ignore=HISTORY_ONLY)
         late = [e for e in trail if e["seq"] > last_seq and not is_refusal(e)]
         problems += [
@@ -195,7 +201,9 @@ class Verifier:
         )
 
     # ------------------------------------------------------------------- history
-    async def _history(self, client: Client | None, payload: dict[str, Any] | None) -> Check:
+    async def _history(
+        self, client: Client | None, payload: dict[str, Any] | None, form: CanonicalForm
+    ) -> Check:
         if payload is None:
             return Check.failed("history", "not checked: the record cannot be read")
         if client is None:
@@ -224,7 +232,7 @@ class Verifier:
         if digest != workflow.get("history_sha256"):
             problems.append(f"the digest of events 1..{count} is {digest}, not the signed one")
         try:
-            facts = hist.facts(history, events)
+            facts = await hist.facts(history, events, client.data_converter)
         except hist.HistoryError as err:
             return Check.failed("history", str(err))
         last_seq = int(payload.get("last_seq") or 0)
@@ -235,6 +243,7 @@ class Verifier:
             last_seq=last_seq,
             history_events=count,
             history_sha256=digest,
+            form=form,
         )
         problems += differences(payload, rebuilt, "the history")
         if problems:
@@ -291,6 +300,21 @@ class Verifier:
         if problems:
             return Check.failed("git", "; ".join(problems)), token
         return Check.ok("git", f"commit {row.commit[:12]} holds {row.path}, unchanged"), token
+
+
+def _claimed_form(token: str) -> CanonicalForm:
+    """The form an unverified token's header claims (JCS when it cannot be read)."""
+    try:
+        return canonical_form(unverified_header(token))
+    except SignatureRejected:
+        return "jcs"
+
+
+def _sha256(payload: dict[str, Any], form: CanonicalForm) -> str | None:
+    try:
+        return canonical_sha256(payload, form)
+    except ValueError:  # not representable in that form: it cannot match any digest
+        return None
 
 
 def _applied_commit(payload: dict[str, Any] | None, task_id: str) -> Check:

@@ -84,7 +84,8 @@ async def task_replay(
         raise unavailable(f"Temporal: {err.message}", *down) from err
     except TimeoutError as err:
         raise unavailable("Temporal did not send the history in time", TEMPORAL) from err
-    report = await check_determinism(history)
+    # The client's converter decrypts the history when the payload codec is on.
+    report = await check_determinism(history, data_converter=client.data_converter)
     return ReplayPublic(
         task_id=task.id,
         workflow_id=report.workflow_id,

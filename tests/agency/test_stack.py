@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import signal
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from agency.settings import Settings
 from agency.stack import (
@@ -137,7 +139,9 @@ def test_embedded_temporal_is_probed_restarted_from_its_db_and_pollers_known_by_
     argv = stack.temporal_argv()
     assert argv[0] == str(temporal_executable())
     assert str(tmp_path.resolve() / "temporal.db") in argv
-    assert "nothing listens" in str(task_queue_probe(address, "default", "q", "workflow")(1))
+    assert "nothing listens" in str(
+        task_queue_probe(Settings(temporal_address=address), "q", "workflow")(1)
+    )
 
     supervisor = Supervisor(
         tmp_path / "logs",
@@ -150,7 +154,7 @@ def test_embedded_temporal_is_probed_restarted_from_its_db_and_pollers_known_by_
             ChildSpec(
                 "temporal",
                 argv,
-                ready=temporal_probe(address, "default"),
+                ready=temporal_probe(Settings(temporal_address=address)),
                 ready_timeout_s=90,
             )
         )
@@ -162,18 +166,18 @@ def test_embedded_temporal_is_probed_restarted_from_its_db_and_pollers_known_by_
             ChildSpec(
                 "worker",
                 [sys.executable, "-c", POLLER, address, "q"],
-                ready=task_queue_probe(address, "default", "q", "workflow"),
+                ready=task_queue_probe(Settings(temporal_address=address), "q", "workflow"),
                 ready_timeout_s=60,
             )
         )
         assert worker.pid is not None
         # Its activity poller starts on its own schedule.
-        activity_probe = task_queue_probe(address, "default", "q", "activity")
+        activity_probe = task_queue_probe(Settings(temporal_address=address), "q", "activity")
         wait_until(lambda: activity_probe(worker.pid) is None)
         # Another pid (here: ours), or another queue, is not that worker.
-        not_us = task_queue_probe(address, "default", "q", "workflow")(os.getpid())
+        not_us = task_queue_probe(Settings(temporal_address=address), "q", "workflow")(os.getpid())
         assert not_us == f"pid {os.getpid()} does not poll workflow task queue q yet"
-        assert task_queue_probe(address, "default", "other", "activity")(worker.pid)
+        assert task_queue_probe(Settings(temporal_address=address), "other", "activity")(worker.pid)
 
         # A task that stays open: nobody polls its queue.
         workflow_id = asyncio.run(start_open_workflow(address))
@@ -282,3 +286,12 @@ def test_sigterm_becomes_keyboard_interrupt_inside_stop_signals() -> None:
         os.kill(os.getpid(), signal.SIGTERM)
         time.sleep(5)
     assert signal.getsignal(signal.SIGTERM) == before
+
+
+def test_the_embedded_ui_decodes_through_the_api_when_payloads_are_encrypted(
+    tmp_path: Path,
+) -> None:
+    assert "--ui-codec-endpoint" not in Stack(Settings(data_dir=tmp_path)).temporal_argv()
+    key = SecretStr(base64.b64encode(bytes(32)).decode())
+    argv = Stack(Settings(data_dir=tmp_path, codec_keys={"k": key}, api_port=8181)).temporal_argv()
+    assert argv[argv.index("--ui-codec-endpoint") + 1] == "http://127.0.0.1:8181/codec"

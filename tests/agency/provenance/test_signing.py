@@ -12,6 +12,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from jwcrypto import jwk, jws
 from jwcrypto.common import JWException
+from jwt.api_jws import PyJWS
 
 from agency.provenance.canonical import canonical_json
 from agency.provenance.file_keystore import FileKeystore
@@ -50,9 +51,11 @@ def test_a_signed_record_verifies_with_its_kid(store: FileKeystore) -> None:
         "kid": store.signing_key().kid,
         "typ": "JOSE",
         "cty": "agency-provenance+json",
+        "canon": "RFC8785",
     }
     verified = verify_token(token, store)
     assert verified.payload == RECORD and verified.key.status == "current"
+    assert verified.form == "jcs"
     # The payload is exactly the canonical JSON of the record.
     assert unb64(token.split(".")[1]) == canonical_json(RECORD)
 
@@ -168,3 +171,31 @@ def test_jwcrypto_verifies_our_records_and_we_verify_its(store: FileKeystore) ->
         protected=json.dumps({"alg": "EdDSA", "kid": key.kid}),
     )
     assert verify_token(made.serialize(compact=True), store).payload == RECORD
+
+
+def legacy_token(payload: bytes, store: FileKeystore, **header: object) -> str:
+    """A token as signed before RFC 8785 (no `canon` header), over `payload` as given."""
+    key = store.signing_key()
+    return PyJWS().encode(
+        payload,
+        key.private_key,
+        algorithm="EdDSA",
+        headers={"kid": key.kid, "typ": "JOSE", "cty": "agency-provenance+json", **header},
+    )
+
+
+def test_a_record_signed_in_the_legacy_form_verifies_in_that_form(store: FileKeystore) -> None:
+    record = {"score": 1.0, "confidence": 0.5, "title": "ü"}
+    legacy = canonical_json(record, "legacy")
+    assert legacy == '{"confidence":0.5,"score":1.0,"title":"ü"}'.encode()
+    assert canonical_json(record) == '{"confidence":0.5,"score":1,"title":"ü"}'.encode()
+    verified = verify_token(legacy_token(legacy, store), store)
+    assert verified.form == "legacy" and verified.payload == record
+    # The signed header says which form: JCS bytes claimed as legacy, and legacy bytes
+    # claimed as JCS, are both refused as not canonical.
+    err = rejected(legacy_token(canonical_json({**record, "tiny": 1e-7}), store), store)
+    assert err.code == "malformed" and "legacy form" in str(err)
+    err = rejected(legacy_token(legacy, store, canon="RFC8785"), store)
+    assert err.code == "malformed" and "jcs form" in str(err)
+    err = rejected(legacy_token(legacy, store, canon="c14n"), store)
+    assert err.code == "malformed" and "unknown canonical form 'c14n'" in str(err)

@@ -14,6 +14,7 @@ from pathlib import Path
 import git
 import pytest
 from jwcrypto import jwk, jws
+from jwt.api_jws import PyJWS
 from sqlalchemy import update
 from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
@@ -21,12 +22,13 @@ from temporalio.testing import WorkflowEnvironment
 from agency.db import records
 from agency.db.engine import make_engine, session_maker
 from agency.db.provenance import ProvenanceRecord, get_provenance
-from agency.provenance.canonical import canonical_sha256
+from agency.provenance.canonical import canonical_json, canonical_sha256, sha256_hex
 from agency.provenance.config import keystore_for, provenance_repo_for
 from agency.provenance.file_keystore import FileKeystore
 from agency.provenance.gitrepo import ProvenanceRepo, RecordCommit, trailers
-from agency.provenance.keystore import Keystore
-from agency.provenance.signing import sign_record, unverified_payload
+from agency.provenance.keystore import Keystore, SigningKey
+from agency.provenance.record import build_record, header_from_task_row, trail_from_audit
+from agency.provenance.signing import CONTENT_TYPE, sign_record, unverified_payload
 from agency.provenance.verify import Report, Verifier
 from tests.support.harness import Harness, harness
 from tests.support.repos import git as run_git
@@ -369,3 +371,80 @@ async def test_rejected_and_canceled_tasks_are_signed_too(
         assert [(i["action"], i["actor"]) for i in canceled["interventions"]] == [
             ("cancel", "carol")
         ]
+
+
+def sign_legacy(record: dict[str, object], key: SigningKey) -> str:
+    """A record signed as before RFC 8785: sorted-keys `json.dumps`, no `canon` header."""
+    return PyJWS().encode(
+        canonical_json(record, "legacy"),
+        key.private_key,
+        algorithm="EdDSA",
+        headers={"kid": key.kid, "typ": "JOSE", "cty": CONTENT_TYPE},
+    )
+
+
+async def test_a_record_signed_before_rfc_8785_still_verifies(completed: Finished) -> None:
+    """Records in a provenance repository from before JCS keep verifying in their form."""
+    h = completed.h
+    row = await stored_row(h, completed.task_id)
+    signed = unverified_payload(row.jws)
+    assert signed is not None
+    engine = make_engine(h.settings.effective_database_url)
+    # The record as the old activity built it: floats stay floats (1.0, not 1).
+    async with session_maker(engine)() as session:
+        task = await records.get_task(session, completed.task_id)
+        assert task is not None
+        old = build_record(
+            header_from_task_row(task),
+            trail_from_audit(
+                await records.list_audit(session, task.id),
+                await records.list_verdicts(session, task.id),
+            ),
+            last_seq=signed["last_seq"],
+            history_events=signed["workflow"]["history_events"],
+            history_sha256=signed["workflow"]["history_sha256"],
+            form="legacy",
+        )
+    old["timestamps"]["signed_at"] = signed["timestamps"]["signed_at"]
+    assert old == signed
+    legacy = canonical_json(old, "legacy")
+    assert legacy != canonical_json(old)  # the forms differ for this record (its floats)
+    keystore = keystore_for(h.settings)
+    token = sign_legacy(old, keystore.signing_key())
+    info = keystore.public_key(row.kid)
+    assert info is not None
+    repo = ProvenanceRepo(h.settings.effective_provenance_repo)
+
+    async def point_at(jws: str, sha: str) -> None:
+        commit = repo.commit_record(
+            RecordCommit(
+                task_id=completed.task_id,
+                outcome=row.outcome or "",
+                kid=row.kid,
+                record_sha256=sha,
+                token=jws,
+            ),
+            info,
+        )
+        async with session_maker(engine)() as session:
+            await session.execute(
+                update(ProvenanceRecord)
+                .where(ProvenanceRecord.task_id == completed.task_id)
+                .values(jws=jws, record_sha256=sha, commit=commit)
+            )
+            await session.commit()
+
+    try:
+        await point_at(token, sha256_hex(legacy))
+        report = await verify(h, completed.task_id)
+        assert report.verified, report.checks
+        assert "(legacy JSON)" in detail(report, "signature")
+        # The form is in the signed header: the same bytes under a JCS header are refused.
+        jcs_header = sign_record(old, keystore.signing_key()).split(".")[0]
+        forged = f"{jcs_header}.{token.split('.', 1)[1]}"
+        await point_at(forged, sha256_hex(legacy))
+        assert by_name(await verify(h, completed.task_id))["signature"] == "fail"
+    finally:
+        await point_at(row.jws, row.record_sha256)
+        await engine.dispose()
+    assert (await verify(h, completed.task_id)).verified

@@ -162,7 +162,12 @@ class ExecutorActivities:
             repo=spec.repo,
             base_ref=spec.base_ref,
             base_commit=inp.base_commit,
-            agent=AgentCommand(argv=argv, timeout_s=spec.agent.timeout_s, env=spec.agent.env),
+            agent=AgentCommand(
+                argv=argv,
+                timeout_s=spec.agent.timeout_s,
+                env=spec.agent.env,
+                secrets=spec.agent.secrets,
+            ),
             feedback=inp.feedback,
             patch=patch,
         )
@@ -259,6 +264,7 @@ class ExecutorActivities:
                 for g in status.gates
             ],
             error=status.error,
+            redactions=status.redactions,
         )
 
 

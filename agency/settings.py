@@ -23,6 +23,29 @@ class Settings(BaseSettings):
     # Ports of the embedded dev server (used only when temporal_address is unset).
     temporal_port: int = 7233
     temporal_ui_port: int = 8233
+    # Securing the connection to a Temporal cluster (agency/temporal_security.py). TLS is
+    # on when any of these is set (AGENCY_TEMPORAL_TLS=true alone: TLS with the system's
+    # CA roots; false turns it off whatever else is set). Files are PEM.
+    temporal_tls: bool | None = None
+    temporal_tls_ca_file: Path | None = None
+    temporal_tls_cert_file: Path | None = None
+    temporal_tls_key_file: Path | None = None
+    # The name the server's certificate is checked against, when not the address's host.
+    temporal_tls_server_name: str | None = None
+    # A Temporal Cloud API key (sent as a bearer token; implies TLS).
+    temporal_api_key: SecretStr | None = None
+    # The origin of the Temporal web UI allowed to call the API's /codec endpoints (CORS).
+    # Unset: the embedded UI, http://127.0.0.1:<temporal_ui_port>.
+    temporal_ui_origin: str | None = None
+
+    # Encrypted workflow payloads (agency/codec): off until a key is set. `codec_keys` is
+    # a JSON object {"<kid>": "<base64 of 32 bytes>", ...}; `codec_keys_file` a file with
+    # the same object (mode 0600, outside the repository); both may be used at once.
+    # `codec_key_id` names the key that encrypts (needed when there are several); every
+    # configured key decrypts.
+    codec_keys: dict[str, SecretStr] = Field(default_factory=dict)
+    codec_keys_file: Path | None = None
+    codec_key_id: str | None = None
 
     # Database. Unset means the embedded SQLite file under the data dir.
     database_url: str | None = None
@@ -57,6 +80,11 @@ class Settings(BaseSettings):
     executor_lost_after_s: float = Field(default=30.0, ge=1.0, le=3600.0)
     # How long a task waits for any executor with room before it fails.
     executor_claim_timeout_s: float = Field(default=3600.0, ge=1.0, le=7 * 86_400.0)
+    # Secrets an executor gives agents (a task names them in agent.secrets), besides its
+    # own AGENCY_SECRET_<NAME> variables: files named NAME in a directory, and NAME=value
+    # lines in a file. Both are hidden from agents' sandboxes.
+    secrets_dir: Path | None = None
+    secrets_file: Path | None = None
     # Without bubblewrap the executor refuses to run agents unless this is set explicitly.
     allow_unsandboxed: bool = False
     # Whether sandboxed processes may reach the network (the policy can also allow it).
@@ -97,6 +125,10 @@ class Settings(BaseSettings):
     @property
     def effective_temporal_address(self) -> str:
         return self.temporal_address or f"127.0.0.1:{self.temporal_port}"
+
+    @property
+    def effective_temporal_ui_origin(self) -> str:
+        return self.temporal_ui_origin or f"http://127.0.0.1:{self.temporal_ui_port}"
 
     @property
     def effective_database_url(self) -> str:

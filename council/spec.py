@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from council.problems import GovernanceWarning
+
 Mode = Literal["feature", "refactor", "fix", "doc", "chore"]
 ExecutionMode = Literal["strict", "auto", "dry_run"]
 
@@ -26,6 +28,18 @@ class _Open(BaseModel):
 class Scope(_Open):
     in_: list[str] = Field(default_factory=list, alias="in", max_length=MAX_PATHS)
     out: list[str] = Field(default_factory=list, max_length=MAX_PATHS)
+    # CAWS v11: admitted for changes exactly like `in` (still shadowed by `out`).
+    support: list[str] = Field(default_factory=list, max_length=MAX_PATHS)
+
+    def admitted(self) -> list[str]:
+        return [*self.in_, *self.support]
+
+
+class ChangeBudget(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    max_files: int = Field(ge=0)
+    max_loc: int = Field(ge=0)
 
 
 class AcceptanceCriterion(_Open):
@@ -42,7 +56,12 @@ class AgentSpec(BaseModel):
     model: str | None = Field(default=None, max_length=200)
     prompt: str | None = Field(default=None, max_length=50_000)
     timeout_s: int = Field(default=600, ge=1, le=86_400)
+    # Plain settings for the agent; credentials go in `secrets` (refused here).
     env: dict[str, str] = Field(default_factory=dict, max_length=100)
+    # Names of secrets the agent needs: each executor resolves NAME from its own secret
+    # source at run time (AGENCY_SECRET_<NAME> by default) into the agent's environment
+    # as NAME. Only names are ever stored, sent or recorded.
+    secrets: list[str] = Field(default_factory=list, max_length=50)
 
 
 class GateSpec(BaseModel):
@@ -65,6 +84,9 @@ class TaskSpec(_Open):
     invariants: list[str] = Field(default_factory=list, max_length=200)
     acceptance: list[AcceptanceCriterion] = Field(default_factory=list, max_length=200)
     waiver_ids: list[str] = Field(default_factory=list, max_length=50)
+    # A v10 spec's own budget: it can only tighten the policy's tier budget, never raise
+    # it (CAWS v11 removed it for that reason: raising a budget takes a waiver).
+    change_budget: ChangeBudget | None = None
     # --- execution ---
     repo: str = Field(min_length=1, max_length=4096)
     base_ref: str = Field(default="HEAD", min_length=1, max_length=255)
@@ -76,3 +98,7 @@ class TaskSpec(_Open):
     max_iterations: int = Field(default=3, ge=1, le=20)
     # A CAWS spec inside the repo that supplied the governance half (kept for the record).
     caws_spec: str | None = Field(default=None, max_length=4096)
+    # Set by the server when it reads the task's governance files (how a v10 spec was
+    # mapped, scope entries naming no path, waiver files set aside, where the policy came
+    # from); whatever a submitter sends here is replaced.
+    warnings: list[GovernanceWarning] = Field(default_factory=list, max_length=500)

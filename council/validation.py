@@ -14,9 +14,13 @@ from typing import Any
 from pydantic import ValidationError
 
 from council.caws import caws_governance, merge_caws_spec
+from council.caws.rules import WaiverRules
+from council.caws.scope_check import scope_findings
+from council.credentials import SECRET_NAME, credential_reason
 from council.problems import Problem, SpecInvalid, dedupe, problems_from_validation_error
 from council.spec import TaskSpec
 from council.tiers import parse_tier
+from council.waivers import WAIVER_ID_PATTERN
 
 __all__ = [
     "Problem",
@@ -28,7 +32,7 @@ __all__ = [
     "semantic_problems",
 ]
 
-WAIVER_ID = re.compile(r"^WV-\d+$")
+WAIVER_ID = re.compile(WAIVER_ID_PATTERN)
 _WINDOWS_ABSOLUTE = re.compile(r"^[A-Za-z]:[\\/]")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,255}$")
 _MODES = "feature, refactor, fix, doc, chore"
@@ -115,7 +119,9 @@ def _scope_problems(scope: Any) -> list[Problem]:
     ins = scope.get("in")
     if ins is None or (isinstance(ins, list) and not ins):
         problems.append(Problem(path="scope.in", message="must list at least one path"))
-    for key in ("in", "out"):
+    # A scope.in of prose only admits nothing: refused, with how to write it.
+    problems += scope_findings(scope, None)[0]
+    for key in ("in", "out", "support"):
         entries = scope.get(key)
         if not isinstance(entries, list):
             continue
@@ -168,6 +174,17 @@ def _env_problems(env: Any) -> list[Problem]:
             problems.append(
                 Problem(path=f"agent.env.{name}", message="must not contain a NUL character")
             )
+        elif (
+            isinstance(name, str)
+            and isinstance(value, str)
+            and (reason := credential_reason(name, value))
+        ):
+            message = (
+                f"looks like a credential ({reason}): values in agent.env are stored and "
+                f"shown with the task. Name it in agent.secrets instead and give the "
+                f"executors its value (AGENCY_SECRET_{name})"
+            )
+            problems.append(Problem(path=f"agent.env.{name}", message=message))
     return problems
 
 
@@ -202,6 +219,29 @@ def _agent_problems(agent: Any) -> list[Problem]:
         problems.append(Problem(path="agent.prompt", message="is required when model is given"))
     problems += _argv_problems(agent.get("argv"), "agent.argv")
     problems += _env_problems(agent.get("env"))
+    problems += _secret_problems(agent.get("secrets"), agent.get("env"))
+    return problems
+
+
+def _secret_problems(secrets: Any, env: Any) -> list[Problem]:
+    if not isinstance(secrets, list):
+        return []
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    plain = set(env) if isinstance(env, Mapping) else set()
+    for i, name in enumerate(secrets):
+        if not isinstance(name, str):
+            continue  # the schema says so
+        path = f"agent.secrets[{i}]"
+        if not SECRET_NAME.match(name):
+            message = f"{name!r} is not a variable name (letters, digits, _; not first a digit)"
+            problems.append(Problem(path=path, message=message))
+        elif name in seen:
+            problems.append(Problem(path=path, message=f"{name} is named twice"))
+        elif name in plain:
+            message = f"{name} is both a secret and a plain agent.env variable; keep one"
+            problems.append(Problem(path=path, message=message))
+        seen.add(name)
     return problems
 
 
@@ -211,7 +251,9 @@ def _waiver_id_problems(waiver_ids: Any) -> list[Problem]:
     return [
         Problem(
             path=f"waiver_ids[{i}]",
-            message=f"{wid!r} is not a CAWS waiver id (WV- followed by digits, e.g. WV-0001)",
+            message=f"{wid!r} is not a CAWS waiver id: upper-case segments joined by '-', "
+            "ending in a number (e.g. WV-0001, FEAT-12-SCOPE-01)",
+            rule=WaiverRules.INVALID_ID,
         )
         for i, wid in enumerate(waiver_ids)
         if isinstance(wid, str) and not WAIVER_ID.match(wid)

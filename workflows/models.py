@@ -138,6 +138,8 @@ class ExecutionSummary(BaseModel):
     diff_sha256: str | None = None
     gates: list[GateResult] = Field(default_factory=list)
     error: str | None = None
+    # Hits per secret name or credential kind redacted from output and diff on the host.
+    redactions: dict[str, int] = Field(default_factory=dict)
 
 
 class TaskState(BaseModel):

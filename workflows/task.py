@@ -327,6 +327,7 @@ class TaskWorkflow:
                 "lines_removed": summary.lines_removed,
                 "diff_sha256": summary.diff_sha256,
                 "base_commit": summary.base_commit,
+                "redactions": summary.redactions,
             },
             projection=ProjectionPatch(
                 changed_files=len(summary.changed_files),
@@ -392,6 +393,7 @@ class TaskWorkflow:
             detail={
                 "run_id": gated.run_id,
                 "gates": [{"name": g.name, "passed": g.passed} for g in gated.gates],
+                "redactions": gated.redactions,
             },
         )
         return gated

@@ -1,7 +1,8 @@
 """The environment agents and gates see: a small fixed base, never the executor's own.
 
-The executor's environment may hold credentials (database URLs, API keys); none of it
-reaches a sandboxed command except PATH and LANG.
+The executor's environment may hold credentials (database URLs, API keys, the values of
+secrets); none of it reaches a sandboxed command except PATH, LANG and the secrets the
+task names, which reach its agent (never its gates).
 """
 
 from __future__ import annotations
@@ -25,11 +26,13 @@ def base_env(req: ExecuteRequest) -> dict[str, str]:
     }
 
 
-def agent_env(req: ExecuteRequest) -> dict[str, str]:
-    """Base + the judges' feedback and human guidance + the request's own variables."""
+def agent_env(req: ExecuteRequest, secrets: dict[str, str]) -> dict[str, str]:
+    """Base + the judges' feedback and human guidance + the request's own variables + the
+    values of the secrets it names (resolved on this host, agency.executor.secrets)."""
     env = base_env(req)
     env["AGENCY_FEEDBACK"] = req.feedback
     env.update(req.agent.env)
+    env.update(secrets)
     return env
 
 

@@ -16,13 +16,14 @@ the worktree before the cancellation is reported.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from agency.executor import workspace
 from agency.executor.environment import agent_env, gate_env
-from agency.executor.layout import Layout
+from agency.executor.layout import Layout, atomic_write
 from agency.executor.patching import APPLY_ARGV, APPLY_DISPLAY, write_patch
 from agency.executor.process import GroupProcess
 from agency.executor.sandbox import Sandbox
@@ -33,12 +34,26 @@ from agency.executor.schemas import (
     RunState,
     RunStatus,
 )
+from agency.executor.secrets import MissingSecrets
+from agency.executor.secrets import resolve as resolve_secrets
 from agency.executor.source import SourceCache
+from agency.redaction import Redactor
 from agency.settings import Settings
 from council.models import GateResult
 from council.spec import GateSpec
 
 log = logging.getLogger(__name__)
+
+
+def _redact_file(path: Path, redactor: Redactor) -> None:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return
+    redacted = redactor.data(data)
+    if redacted != data:
+        atomic_write(path, redacted)
+
 
 # GateResult.output_tail's bound.
 _GATE_TAIL_CHARS = 20_000
@@ -66,7 +81,8 @@ class _Run:
     # Set once the agent step ended (whatever its outcome): a duplicate delivery of the
     # same step waits for it instead of running the agent a second time.
     agent_done: asyncio.Event = field(default_factory=asyncio.Event)
-    output_bytes: int = 0
+    # Redacts the run's secret values (and credential shapes) from whatever leaves it.
+    redactor: Redactor = field(default_factory=Redactor)
 
 
 class HostRuns:
@@ -159,6 +175,16 @@ class HostRuns:
     async def _agent_step(self, run: _Run) -> None:
         req, rid = run.request, run.request.run_id
         try:
+            secrets = resolve_secrets(
+                req.agent.secrets,
+                secrets_dir=self._settings.secrets_dir,
+                secrets_file=self._settings.secrets_file,
+            )
+        except MissingSecrets as exc:
+            self._fail(run, str(exc))
+            return
+        run.redactor = Redactor(secrets)
+        try:
             info = await workspace.create(
                 self._sources, self._layout, rid, req.repo, req.base_ref, req.base_commit
             )
@@ -176,14 +202,14 @@ class HostRuns:
                 run,
                 argv,
                 timeout_s=req.agent.timeout_s,
-                env=agent_env(req),
+                env=agent_env(req, secrets),
                 stdout=logs / "agent.stdout",
                 stderr=logs / "agent.stderr",
                 display_argv=display,
                 stdin=stdin,
             )
             # The change is read before gates run, so what gates leave behind is not in it.
-            collected = await workspace.collect(info, self._layout)
+            collected = await workspace.collect(info, self._layout, rid)
         except workspace.WorkspaceError as exc:
             self._fail(run, str(exc))
             return
@@ -199,8 +225,11 @@ class HostRuns:
         status.changed_files = collected.changes.files
         status.lines_added = collected.changes.lines_added
         status.lines_removed = collected.changes.lines_removed
-        status.diff = collected.diff
-        status.diff_sha256 = collected.diff_sha256
+        # What leaves the host is redacted: a diff that wrote a secret into a file keeps a
+        # marker where the value was (the technical judge refuses such a change).
+        status.diff = run.redactor.data(collected.diff)
+        status.diff_sha256 = hashlib.sha256(status.diff).hexdigest()
+        status.redactions = dict(run.redactor.counts)
         if collected.unsafe:
             self._fail(run, "unsafe change: " + "; ".join(collected.unsafe))
             return
@@ -287,9 +316,24 @@ class HostRuns:
             proc.suspend()
         run.proc = proc
         try:
-            return await proc.run()
+            result = await proc.run()
         finally:
             run.proc = None
+        return await self._redacted(run, result, [stdout, *([stderr] if stderr else [])])
+
+    async def _redacted(self, run: _Run, result: ProcessResult, files: list[Path]) -> ProcessResult:
+        """The process's output with secret values and credentials redacted, in its log
+        files on disk as in the tails it reports."""
+        for path in files:
+            await asyncio.to_thread(_redact_file, path, run.redactor)
+        run.status.redactions = dict(run.redactor.counts)
+        return result.model_copy(
+            update={
+                # The same text as the files just redacted (and counted): not counted again.
+                "stdout_tail": run.redactor.text(result.stdout_tail, count=False),
+                "stderr_tail": run.redactor.text(result.stderr_tail, count=False),
+            }
+        )
 
     # ------------------------------------------------------------------ control
     def suspend(self, run_id: str) -> RunStatus:
@@ -334,7 +378,8 @@ class HostRuns:
         if run.proc is not None:
             run.proc.kill()
         await self._discard_worktree(run)
-        await asyncio.to_thread(workspace.remove_tree, self._layout.run_logs(run_id))
+        for leftover in (self._layout.run_logs(run_id), self._layout.run_objects(run_id)):
+            await asyncio.to_thread(workspace.remove_tree, leftover)
 
     async def _discard_worktree(self, run: _Run) -> None:
         if run.info is not None:

@@ -3,6 +3,7 @@
     <executor dir>/lock          held (flock) by the one executor process using the dir
     <executor dir>/workspaces/   one git worktree per run, and scratch trees of applies
     <executor dir>/logs/<run>/   the output of a run's agent and gates
+    <executor dir>/objects/<run>/  git objects a run's change made (blobs, trees)
     <executor dir>/repos/        mirrors of remote repositories (kept across restarts)
     <executor dir>/exclude       byproducts of tools that never count as a change
 
@@ -46,12 +47,19 @@ class Layout:
         return self.root / "exclude"
 
     @property
+    def objects(self) -> Path:
+        return self.root / "objects"
+
+    @property
     def ephemeral(self) -> tuple[Path, ...]:
         """What dies with the process: removed when the next one starts."""
-        return (self.workspaces, self.logs)
+        return (self.workspaces, self.logs, self.objects)
 
     def run_logs(self, run_id: str) -> Path:
         return self.logs / run_id
+
+    def run_objects(self, run_id: str) -> Path:
+        return self.objects / run_id
 
     def scratch(self, name: str) -> Path:
         # Not a valid run id (those start with a letter or digit), so never a run's worktree.
@@ -61,7 +69,7 @@ class Layout:
         return self.workspaces / run_id
 
     def ensure(self) -> None:
-        for d in (self.logs, self.workspaces, self.mirrors):
+        for d in (self.logs, self.workspaces, self.objects, self.mirrors):
             d.mkdir(parents=True, exist_ok=True)
         atomic_write(self.exclude_file, EXCLUDES.encode())
 

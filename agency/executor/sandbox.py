@@ -106,7 +106,11 @@ class Sandbox:
         for path in _under_tmp([*_toolchain_paths(), *readable], self.hidden):
             cmd += ["--ro-bind", str(path), str(path)]
         for hidden in self.hidden:
-            cmd += ["--tmpfs", str(hidden)]
+            # A directory is covered by an empty tmpfs, a file by /dev/null.
+            if hidden.is_file():
+                cmd += ["--ro-bind", "/dev/null", str(hidden)]
+            else:
+                cmd += ["--tmpfs", str(hidden)]
         # What the command must read but lives in a hidden directory (a mirror of a remote
         # repository in the executor's own directory) comes back, read-only.
         for path in _inside_hidden(readable, self.hidden):

@@ -29,6 +29,8 @@ class AgentCommand(BaseModel):
     argv: list[str] = Field(min_length=1, max_length=200)
     timeout_s: int = Field(default=600, ge=1, le=86_400)
     env: dict[str, str] = Field(default_factory=dict, max_length=100)
+    # Names of the secrets the host resolves into the agent's environment.
+    secrets: list[str] = Field(default_factory=list, max_length=50)
 
 
 class ExecuteRequest(BaseModel):
@@ -83,3 +85,6 @@ class RunStatus(BaseModel):
     diff: bytes | None = Field(default=None, exclude=True)
     diff_sha256: str | None = None
     error: str | None = None
+    # What was redacted from output and diff before it left the host: hits per secret
+    # name or credential kind (never the values).
+    redactions: dict[str, int] = Field(default_factory=dict)

@@ -23,6 +23,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.executor import ExecutorActivities
+from agency.codec import CodecConfigError
 from agency.db.engine import make_engine, session_maker
 from agency.executor.dirlock import DirectoryInUse, exclusive
 from agency.executor.host import HostRuns
@@ -30,6 +31,7 @@ from agency.executor.layout import Layout
 from agency.executor.sandbox import Sandbox
 from agency.settings import Settings, get_settings
 from agency.temporal_client import connect
+from agency.temporal_security import TemporalSettingsError
 from workflows.models import ExecutorClaim
 
 log = logging.getLogger("agency.executor")
@@ -51,6 +53,23 @@ class ExecutorHost:
     host_worker: Worker
 
 
+def host_runs(settings: Settings, *, bwrap_path: str | None = None) -> HostRuns:
+    """The runs of an executor host as configured: its directory and its sandbox."""
+    sandbox = Sandbox.detect(
+        bwrap_path=bwrap_path,
+        allow_unsandboxed=settings.allow_unsandboxed,
+        # The data dir holds the database file, keys and every run's worktree, the secret
+        # sources hold every secret: none of it is an agent's business (its own worktree
+        # is bound back in, its own secrets come in its environment).
+        hidden=tuple(
+            p.resolve()
+            for p in (settings.resolved_data_dir, settings.secrets_dir, settings.secrets_file)
+            if p is not None and p.exists()
+        ),
+    )
+    return HostRuns(settings, sandbox, Layout(settings.executor_data_dir.resolve()))
+
+
 def host_queue(settings: Settings, incarnation: str) -> str:
     return f"{settings.executor_task_queue}/{settings.executor_name}/{incarnation}"
 
@@ -60,19 +79,12 @@ async def running_executor(
     client: Client, settings: Settings, *, bwrap_path: str | None = None
 ) -> AsyncIterator[ExecutorHost]:
     """An executor host polling its queues until the context exits."""
-    layout = Layout(settings.executor_data_dir.resolve())
-    sandbox = Sandbox.detect(
-        bwrap_path=bwrap_path,
-        allow_unsandboxed=settings.allow_unsandboxed,
-        # The data dir holds the database file, keys and every run's worktree: none of it
-        # is an agent's business (its own worktree is bound back in).
-        hidden=(settings.resolved_data_dir,),
-    )
+    runs = host_runs(settings, bwrap_path=bwrap_path)
+    sandbox, layout = runs.sandbox, runs.layout
     if sandbox.problem:
         raise ExecutorUnusable(sandbox.problem)
     try:
         with exclusive(layout.lock_file):
-            runs = HostRuns(settings, sandbox, layout)
             reaped = await runs.reap()
             if reaped:
                 log.info("removed %d worktree(s) left by an earlier process", len(reaped))
@@ -130,7 +142,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
         asyncio.run(serve(get_settings()))
-    except ExecutorUnusable as err:
+    except (ExecutorUnusable, TemporalSettingsError, CodecConfigError) as err:
         log.error("cannot run as an executor: %s", err)
         sys.exit(EXIT_CONFIG)
 

@@ -130,24 +130,40 @@ def _tree_git(info: WorkspaceInfo, exclude_file: Path) -> tuple[str, ...]:
     )
 
 
-async def collect(info: WorkspaceInfo, layout: Layout) -> Collected:
+async def collect(info: WorkspaceInfo, layout: Layout, run_id: str) -> Collected:
     """Stage everything the agent left and describe it, with the full diff.
 
     The diff is binary-complete (`--binary`): applied to the base commit it rebuilds
     exactly the staged tree, so any executor can apply the change, not only this one.
+
+    What staging writes (the agent's files as blobs, the tree) goes to an object directory
+    of the run's own, beside the repository's (an alternate, read-only to us): nothing an
+    agent wrote, a secret included, enters the user's repository before a change is
+    approved and applied, and it goes when the run is discarded.
     """
     g = _tree_git(info, layout.exclude_file)
     base = info.base_commit
     diff = ("diff", "--cached", "-M", "--no-ext-diff", "--no-textconv", "--no-color")
     try:
+        objects = (
+            await git(*g, "rev-parse", "--path-format=absolute", "--git-path", "objects")
+        ).text
+        run_objects = layout.run_objects(run_id)
+        run_objects.mkdir(parents=True, exist_ok=True)
+        env = {
+            "GIT_OBJECT_DIRECTORY": str(run_objects),
+            "GIT_ALTERNATE_OBJECT_DIRECTORIES": objects,
+        }
         # .gitignore (and info/exclude) are honoured: ignored files are not part of a change.
-        await git(*g, "add", "--all", "--", ".", cwd=Path(info.worktree))
-        raw = parse_raw((await git(*g, *diff, "--raw", "-z", base)).stdout)
-        numstat = parse_numstat((await git(*g, *diff, "--numstat", "-z", base)).stdout)
+        await git(*g, "add", "--all", "--", ".", cwd=Path(info.worktree), env=env)
+        raw = parse_raw((await git(*g, *diff, "--raw", "-z", base, env=env)).stdout)
+        numstat = parse_numstat((await git(*g, *diff, "--numstat", "-z", base, env=env)).stdout)
         text = (
-            await git(*g, *diff, "--binary", "--src-prefix=a/", "--dst-prefix=b/", base, "--")
+            await git(
+                *g, *diff, "--binary", "--src-prefix=a/", "--dst-prefix=b/", base, "--", env=env
+            )
         ).stdout
-        tree = (await git(*g, "write-tree")).text
+        tree = (await git(*g, "write-tree", env=env)).text
     except GitError as exc:
         raise WorkspaceError(f"cannot read the change: {exc.stderr}") from exc
     return Collected(

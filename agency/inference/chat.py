@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from agency.db import chat as store
 from agency.inference.engine import Engine
 from agency.inference.types import ChatMessage, Completion, Token
+from agency.redaction import redact
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +110,10 @@ class ChatService:
 
     # ------------------------------------------------------------------ messages
     async def submit(self, row: store.ChatSession, content: str) -> None:
-        """Store the user's message and start the reply (raises ChatBusy)."""
+        """Store the user's message and start the reply (raises ChatBusy). Credentials in
+        it are redacted first: they reach neither the database, nor the stream, nor the
+        model."""
+        content = redact(content)
         channel = self._channel(row.id)
         if channel.busy:
             raise ChatBusy(
@@ -182,7 +186,10 @@ class ChatService:
         reason: str,
         stats: dict[str, Any],
     ) -> None:
-        content = "".join(tokens)
+        content = redact("".join(tokens))
+        if content != "".join(tokens):
+            # A credential spanning tokens: keep only the redacted whole.
+            tokens = [content]
         try:
             async with self._sessions() as session:
                 await store.append_message(

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from agency.governance_files import GovernanceFileError, local_repo
 from agency.inference.types import ChatMessage
+from agency.redaction import redact
 from council.spec import TaskSpec
 
 # Bounds on what the model reads: a small model reads a few hundred tokens per second
@@ -74,7 +75,9 @@ def draft_messages(spec: TaskSpec, files: dict[str, str], feedback: str) -> list
             )
         )
     for name, text in files.items():
-        parts.append(f"Current {name}:\n```\n{text}\n```")
+        # The repository's files go to the model and into the stored prompt: credentials
+        # committed there are redacted on the way.
+        parts.append(f"Current {name}:\n```\n{redact(text)}\n```")
     if feedback:
         parts.append(f"Feedback on the previous attempt:\n{feedback}")
     parts.append("Reply with the unified diff only.")

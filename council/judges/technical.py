@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from council.credentials import SOURCE_PATTERNS
 from council.judges.common import listing, make_judgment, violation
 from council.judges.context import JudgeContext
 from council.models import Judgment, Severity, Violation
@@ -19,22 +20,7 @@ JUDGE = "technical"
 
 # Detection patterns. Some words are spelled with a one-letter class ([O], [I], ...) so
 # that this file does not itself contain the markers it looks for.
-SECRET_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("a private key block", re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")),
-    ("an AWS access key id", re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")),
-    (
-        "a GitHub token",
-        re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})\b"),
-    ),
-    (
-        "a hard-coded password, secret or API key",
-        re.compile(
-            r"(?i)\b[\w-]*(?:password|passwd|secret|api[_-]?key|access[_-]?token|auth[_-]?token)"
-            r"[\w-]*[\"']?\s*(?::\s*[a-z_][\w\[\]., |]*?\s*)?[:=]\s*"
-            r"[\"'](?![$<{%])[^\"'\s]{6,}[\"']"
-        ),
-    ),
-)
+SECRET_PATTERNS = SOURCE_PATTERNS
 UNFINISHED_MARKERS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("a placeholder marker", re.compile(r"\b(?:T[O]DO|F[I]XME|X[X]X|H[A]CK)\b")),
     ("an unimplemented stub", re.compile(r"\braise\s+Not[I]mplemented(?:Error)?\b")),

@@ -40,6 +40,7 @@ from tests.agency.executor.conftest import (
     all_stopped,
     clone,
     git,
+    has_object,
     host_for,
     host_settings,
     make_repo,
@@ -312,12 +313,13 @@ async def test_run_agent_heartbeats_and_cancellation_kills_the_process_group(
 
 
 # ---------------------------------------------------------------------- apply_change
-async def test_apply_change_commits_once_without_reading_the_diff_when_the_tree_is_here(
-    executor: Executor,
-) -> None:
+async def test_apply_change_commits_once_from_the_stored_diff(executor: Executor) -> None:
     summary = await changed(executor, "run-apply", "echo greeting >> README.md")
-    # The tree is in the repository: the artifact is not read (this id does not exist).
-    inp = apply_input(executor, summary, diff_artifact=NO_SUCH_DIFF)
+    # What the agent wrote is not in the repository until the change is applied: the
+    # apply rebuilds the judged tree from the stored diff.
+    assert summary.tree is not None
+    assert not has_object(executor.repo, summary.tree)
+    inp = apply_input(executor, summary)
     first = await apply(executor, inp)
     assert first == ApplyOutput(
         commit=first.commit, branch="main", already_applied=False, executor=CLAIM.executor

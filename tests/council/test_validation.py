@@ -204,3 +204,32 @@ def test_commands_and_variables_the_system_cannot_pass_are_refused_each_named() 
     assert "not a variable name" in found["agent.env.BAD=NAME"][0]
     assert found["agent.env.OK"] == ["must not contain a NUL character"]
     assert found["gates[0].argv[0]"] == ["must not contain a NUL character"]
+
+
+def test_credentials_in_plain_agent_env_are_refused_with_the_way_to_pass_them() -> None:
+    token = "ghp_" + "a1B2" * 10
+    data = spec_data(agent={"argv": ["tool"], "env": {"API_TOKEN": "s3cr3t", "X": token}})
+    found = problems_of(data)
+    for name in ("API_TOKEN", "X"):
+        [message] = found[f"agent.env.{name}"]
+        assert "agent.secrets" in message and f"AGENCY_SECRET_{name}" in message
+        assert "s3cr3t" not in message and token not in message
+    # Plain settings stay plain.
+    assert parse_task_spec(spec_data(agent={"argv": ["tool"], "env": {"LOG_LEVEL": "debug"}}))
+
+
+def test_secrets_are_names_each_checked() -> None:
+    spec = parse_task_spec(spec_data(agent={"argv": ["tool"], "secrets": ["GH_TOKEN"]}))
+    assert spec.agent.secrets == ["GH_TOKEN"]
+    found = problems_of(
+        spec_data(
+            agent={
+                "argv": ["tool"],
+                "env": {"MODE": "fast"},
+                "secrets": ["GH_TOKEN", "GH_TOKEN", "1BAD", "MODE"],
+            }
+        )
+    )
+    assert found["agent.secrets[1]"] == ["GH_TOKEN is named twice"]
+    assert "not a variable name" in found["agent.secrets[2]"][0]
+    assert "both a secret and a plain" in found["agent.secrets[3]"][0]

@@ -150,6 +150,8 @@ class Deployment:
     api_port: int = field(default_factory=free_port)
     parts: dict[str, Part] = field(default_factory=dict)
     admin_key: str = ""
+    # More environment for the executor, e.g. its secrets (AGENCY_SECRET_<NAME>).
+    executor_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def data_dir(self) -> Path:
@@ -224,6 +226,7 @@ class Deployment:
                 SHIM_DIR=str(self.shim_dir),
                 SHIM_HOLD_S=str(APPLY_HOLD_S),
                 REAL_GIT=_real_git(),
+                **self.executor_env,
             ),
             "worker": self._python("worker", "agency.worker"),
             "api": self._python("api", "api"),
@@ -312,6 +315,9 @@ class Deployment:
 
     def applies_seen(self) -> int:
         return len(list(self.shim_dir.glob("applying.*")))
+
+    def logs(self) -> list[Path]:
+        return sorted((self.root / "logs").glob("*.log"))
 
     def down(self) -> None:
         for name in ("api", "worker", "executor", "temporal"):

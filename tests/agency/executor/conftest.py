@@ -22,9 +22,8 @@ from typing import Any
 import pytest
 
 from agency.executor.host import HostRuns
-from agency.executor.layout import Layout
-from agency.executor.sandbox import Sandbox
 from agency.executor.schemas import AgentCommand, ExecuteRequest, RunStatus
+from agency.executor.worker import host_runs
 from agency.settings import Settings
 
 PY = sys.executable
@@ -154,12 +153,7 @@ def host_settings(data_dir: Path, **overrides: Any) -> Settings:
 
 def host_for(settings: Settings, *, bwrap_path: str | None = None) -> HostRuns:
     """The executor host the executor process makes from `settings` (not reaped yet)."""
-    sandbox = Sandbox.detect(
-        bwrap_path=bwrap_path,
-        allow_unsandboxed=settings.allow_unsandboxed,
-        hidden=(settings.resolved_data_dir,),
-    )
-    return HostRuns(settings, sandbox, Layout(settings.executor_data_dir.resolve()))
+    return host_runs(settings, bwrap_path=bwrap_path)
 
 
 def new_host(data_dir: Path, *, bwrap_path: str | None = None, **overrides: Any) -> HostRuns:

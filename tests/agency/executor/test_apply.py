@@ -114,7 +114,9 @@ async def test_the_checked_out_branch_is_fast_forwarded_once(host: HostRuns, rep
     assert git(repo, "log", "-1", "--format=%B", result.commit) == (
         f"Add a greeting\n\nAgency-Task: {TASK}"
     )
-    assert reads == []  # the tree was here: the stored diff was not needed
+    # The run's objects never entered the repository, so the tree was rebuilt from the
+    # stored diff (and hashed to the judged tree).
+    assert reads == [status.run_id]
     # Again, even with another date (a later attempt): the task's commit is found.
     again = await apply_change(make_plan(host, source, status, date="1800000000 +0000"))
     assert again == ApplyResult(commit=result.commit, branch="main", already_applied=True)
@@ -261,7 +263,7 @@ async def test_another_executor_rebuilds_the_tree_from_the_diff_and_makes_the_sa
     there = await apply_change(
         make_plan(other, await source_of(other, elsewhere), status, reads=reads)
     )
-    assert reads == [status.run_id]  # only the executor without the tree read the diff
+    assert reads == [status.run_id]  # the other executor rebuilt the tree from the diff
     assert there.commit == here.commit  # same tree, parent, message, identity and date
     assert git(elsewhere, "rev-parse", "main") == here.commit
     assert (elsewhere / "blob.bin").read_bytes() == b"\0\1\2"

@@ -10,6 +10,7 @@ steer the executor's own git commands.
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from tests.agency.executor.conftest import (
     PY,
     finished,
     git,
+    has_object,
     make_repo,
     needs_bwrap,
     request,
@@ -72,6 +74,19 @@ def rebuild(repo: Path, base: str, diff: bytes, scratch: Path) -> str:
     return git(scratch, "write-tree")
 
 
+def git_with_objects(repo: Path, objects: Path, *args: str) -> str:
+    """git in `repo` that also sees the objects a run wrote to its own directory."""
+    env = {
+        **os.environ,
+        "GIT_OBJECT_DIRECTORY": str(objects),
+        "GIT_ALTERNATE_OBJECT_DIRECTORIES": str(repo / ".git" / "objects"),
+    }
+    out = subprocess.run(
+        ["git", "-C", str(repo), *args], env=env, check=True, capture_output=True, text=True
+    )
+    return out.stdout.strip()
+
+
 async def test_changes_are_collected_with_a_binary_diff_that_rebuilds_the_tree(
     host: HostRuns, tmp_path: Path
 ) -> None:
@@ -101,10 +116,13 @@ async def test_changes_are_collected_with_a_binary_diff_that_rebuilds_the_tree(
     assert b"GIT binary patch" in diff and b"new mode 100755" in diff
     assert b"__pycache__" not in diff and b"debug.log" not in diff
     assert b".pytest_cache" not in diff
-    # The staged tree is what the worktree holds, and the diff alone rebuilds it.
-    assert git(repo, "rev-parse", f"{status.tree}:blob.bin") == git(
-        host.layout.worktree(req.run_id), "hash-object", "blob.bin"
-    )
+    # The staged tree is what the worktree holds; its objects are in the run's own object
+    # directory, not in the repository (nothing the agent wrote enters it before an
+    # apply); the diff alone rebuilds it.
+    run_objects = host.layout.run_objects(req.run_id)
+    blob = git_with_objects(repo, run_objects, "rev-parse", f"{status.tree}:blob.bin")
+    assert blob == git(host.layout.worktree(req.run_id), "hash-object", "blob.bin")
+    assert not has_object(repo, status.tree or "")
     assert rebuild(repo, base, diff, tmp_path / "scratch") == status.tree
     # The source repository itself was not touched by the run.
     assert git(repo, "status", "--porcelain") == ""

@@ -219,3 +219,10 @@ def test_plan_without_gates_is_medium() -> None:
 def test_plan_ignores_result_evidence_rules() -> None:
     # At the plan stage nothing ran: no exit code is not a problem.
     assert rules(judged(make_ctx(evidence=plan_evidence()))) == set()
+
+
+def test_a_change_holding_a_redacted_secret_is_vetoed_without_naming_the_value() -> None:
+    j = judged(make_ctx(evidence=adding("src/config.py", 'TOKEN = "[redacted:API_TOKEN]"')))
+    [hit] = [v for v in j.violations if v.rule == "secret_added"]
+    assert hit.severity == "critical" and j.verdict == "fail"
+    assert "redacted by the executor" in hit.detail and "src/config.py" in hit.detail

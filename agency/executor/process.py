@@ -135,7 +135,7 @@ class GroupProcess:
         started = time.monotonic()
         self._stdout_path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            popen = self._spawn()
+            popen = await self._spawn_off_loop()
         except (OSError, ValueError) as exc:
             # OSError: no such command (only reachable unsandboxed); ValueError: a NUL
             # byte or an '=' in a name of the command or its environment.
@@ -144,7 +144,7 @@ class GroupProcess:
             self._stdout_path.write_text("" if self._stderr_path else message)
             if self._stderr_path is not None:
                 self._stderr_path.write_text(message)
-            return self._result(127, started, timed_out=False)
+            return await asyncio.to_thread(self._result, 127, started, timed_out=False)
         self._pgid = popen.pid
         self._resumed_at = time.monotonic()
         if self._kill_requested:
@@ -177,7 +177,24 @@ class GroupProcess:
             await self._reap_group(popen)
             raise
         await self._reap_group(popen)
-        return self._result(popen.returncode, started, timed_out=timed_out)
+        return await asyncio.to_thread(self._result, popen.returncode, started, timed_out=timed_out)
+
+    async def _spawn_off_loop(self) -> subprocess.Popen[bytes]:
+        """fork+exec of a large process can take tens of milliseconds: on a thread. A
+        cancellation meanwhile waits for the process to exist, then kills its group, so
+        nothing is left running behind the caller."""
+        spawning = asyncio.ensure_future(asyncio.to_thread(self._spawn))
+        try:
+            return await asyncio.shield(spawning)
+        except asyncio.CancelledError:
+            with contextlib.suppress(OSError, ValueError):
+                popen = await spawning
+                self._pgid = popen.pid
+                self._kill_requested = True
+                self._signal(signal.SIGKILL)
+                await asyncio.shield(_exit_future(popen.pid))
+                await self._reap_group(popen)
+            raise
 
     def _spawn(self) -> subprocess.Popen[bytes]:
         with contextlib.ExitStack() as files:
@@ -208,7 +225,8 @@ class GroupProcess:
         deadline = time.monotonic() + _REAP_GRACE_S
         while time.monotonic() < deadline:
             # The leader is a zombie until reaped below; anything else alive is a straggler.
-            if not [p for p in _live_group_members(self._pgid) if p != popen.pid]:
+            members = await asyncio.to_thread(_live_group_members, self._pgid)
+            if not [p for p in members if p != popen.pid]:
                 break
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self._pgid, signal.SIGKILL)

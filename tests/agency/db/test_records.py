@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from agency.asgi_thread import free_port
 from agency.db import (
     AuditEntry,
     TaskEvent,
@@ -22,6 +23,7 @@ from agency.db import (
     list_verdicts,
     ping,
 )
+from agency.db.engine import make_engine, session_maker
 from tests.agency.db.factories import add_task, judgments, record
 from workflows.models import ProjectionPatch
 
@@ -212,6 +214,16 @@ async def test_list_events_pages_after_seq(sessions: Sessions) -> None:
             await list_events(session, task.id, limit=0)
 
 
-async def test_ping(sessions: Sessions) -> None:
+async def test_ping_answers_on_a_live_database_and_raises_on_a_dead_one(
+    sessions: Sessions,
+) -> None:
     async with sessions() as session:
-        await ping(session)
+        await ping(session)  # a live database answers (this raises otherwise)
+    # Nothing listens on this port: the ping raises instead of answering.
+    dead = make_engine(f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/none")
+    try:
+        async with session_maker(dead)() as session:
+            with pytest.raises((OSError, DBAPIError)):
+                await ping(session)
+    finally:
+        await dead.dispose()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,7 +31,7 @@ from agency.provenance.keystore import Keystore, SigningKey
 from agency.provenance.record import build_record, header_from_task_row, trail_from_audit
 from agency.provenance.signing import CONTENT_TYPE, sign_record, unverified_payload
 from agency.provenance.verify import Report, Verifier
-from tests.support.harness import Harness, harness
+from tests.support.harness import Harness, harness, state_of
 from tests.support.repos import git as run_git
 from workflows.models import Intervention, RecordInput
 
@@ -351,7 +352,7 @@ async def test_rejected_and_canceled_tasks_are_signed_too(
             },
         )
         assert (await rejected.result()).phase == "rejected"
-        await asyncio.sleep(1.0)
+        await _until_executing(slow)
         await slow.signal("cancel", Intervention(actor="carol", reason="not needed"))
         await slow.cancel()
         with pytest.raises(WorkflowFailureError):
@@ -448,3 +449,11 @@ async def test_a_record_signed_before_rfc_8785_still_verifies(completed: Finishe
         await point_at(row.jws, row.record_sha256)
         await engine.dispose()
     assert (await verify(h, completed.task_id)).verified
+
+
+async def _until_executing(handle: WorkflowHandle, within: float = 30) -> None:
+    """Until the task's agent is running (canceled there, the record has a run to show)."""
+    deadline = time.monotonic() + within
+    while (await state_of(handle)).phase != "executing":
+        assert time.monotonic() < deadline, "the task never reached executing"
+        await asyncio.sleep(0.1)

@@ -1,4 +1,4 @@
-"""The one-machine stack behind `agency up` and the demo (DESIGN.md §1).
+"""The one-machine stack behind `agency up` and the demo (docs/architecture.md, "Processes").
 
 Starts, in order, each as a child process in its own process group with its log in
 `<data_dir>/logs/<name>.log`:

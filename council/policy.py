@@ -43,7 +43,8 @@ DEFAULT_FORBIDDEN_PATHS: tuple[str, ...] = (
     "*.key",
 )
 
-# The DESIGN defaults, in the CAWS policy.yaml form parse_policy reads.
+# Our defaults (T1 10 files/250 lines, T2 100/10,000, T3 500/40,000), in the CAWS
+# policy.yaml form parse_policy reads.
 DEFAULT_POLICY: dict[str, Any] = {
     "version": 1,
     "risk_tiers": {

@@ -1,4 +1,5 @@
-"""Human interventions on a running task (DESIGN.md §4): each one POST to the API.
+"""Human interventions on a running task (docs/architecture.md, "Interventions"): each
+one is a POST to the API.
 
 The API answers 202 {accepted, detail}; 409 when the intervention does not apply
 (resume when not paused, approve when nothing awaits approval, a finished task),

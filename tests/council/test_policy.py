@@ -1,4 +1,4 @@
-"""parse_policy: the real CAWS policy.yaml, DESIGN defaults, our `agency:` knobs."""
+"""parse_policy: the real CAWS policy.yaml, our defaults, our `agency:` knobs."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """A fresh, throw-away PostgreSQL database per test (or per test package).
 
-Tests run against the real server (DESIGN.md §9.7). The admin URL defaults to the
-trust-auth `postgres` user on 127.0.0.1:5432 and can be changed with
+Tests run against the real server (docs/architecture.md, "Conventions"). The admin URL
+defaults to the trust-auth `postgres` user on 127.0.0.1:5432 and can be changed with
 AGENCY_TEST_POSTGRES_URL. An unreachable server is an error with a clear message, never
 a skip: a suite that silently skips its PostgreSQL half proves nothing about it.
 """

@@ -7,28 +7,21 @@ searched before a library's own dependencies): what `LD_PRELOAD` would do, witho
 restarting the process with a changed environment.
 
 MLX multiplies through `cblas_sgemm` only. Generating a token multiplies a single row by
-each weight matrix, and OpenBLAS's sgemm is 2-5x slower at that than its sgemv (on this
-kind of machine: 0.47 ms against 0.12 ms for a 1536x576 layer). So, when a C compiler is
-at hand, a tiny shim (SHIM_SOURCE, compiled once into a cache directory) is loaded first:
-its `cblas_sgemm` hands one-row products to OpenBLAS's `cblas_sgemv` and everything else
-to OpenBLAS's `cblas_sgemm`. The shim also holds a quantized matrix-vector kernel
-(qgemv_source.py) that qgemv.py points at a GGUF model's own 4- and 8-bit weights.
-On macOS MLX uses Accelerate and Metal; nothing is done.
+each weight matrix, which OpenBLAS's sgemm does several times slower than its sgemv, and
+which a GGUF model's own 4- and 8-bit weights make 4-6x cheaper to read. So, when the
+shim (shim.c) has been built for this machine (`make venv`, shim.py), it is loaded
+first: its `cblas_sgemm` hands one-row products to its quantized kernel (weights that
+qgemv.py registered) or to OpenBLAS's `cblas_sgemv`, everything else to OpenBLAS's
+`cblas_sgemm`. Nothing is compiled at run time: without the shim the engine runs on
+OpenBLAS alone and logs why. On macOS MLX uses Accelerate and Metal; nothing is done.
 """
 
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import logging
-import os
-import shutil
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
-
-from agency.inference.qgemv_source import QGEMV_SOURCE
 
 log = logging.getLogger(__name__)
 
@@ -40,42 +33,6 @@ CANDIDATES = (
     "/usr/lib/libopenblas.so.0",
 )
 
-_SGEMM_SOURCE = r"""
-#include <stddef.h>
-enum { RowMajor = 101, NoTrans = 111, Trans = 112 };
-typedef void (*sgemm_fn)(int, int, int, int, int, int, float, const float *, int,
-                         const float *, int, float, float *, int);
-typedef void (*sgemv_fn)(int, int, int, int, float, const float *, int, const float *,
-                         int, float, float *, int);
-static sgemm_fn real_sgemm;
-static sgemv_fn real_sgemv;
-
-void agency_blas_bind(void *sgemm, void *sgemv) {
-    real_sgemm = (sgemm_fn)sgemm;
-    real_sgemv = (sgemv_fn)sgemv;
-}
-
-/* C(1 x n) = alpha * op(A)(1 x k) * op(B)(k x n) + beta * C, row-major: a matrix-vector
-   product with B, which sgemv does several times faster than sgemm. */
-void cblas_sgemm(int order, int ta, int tb, int m, int n, int k, float alpha,
-                 const float *a, int lda, const float *b, int ldb, float beta,
-                 float *c, int ldc) {
-    if (m == 1 && order == RowMajor) {
-        int inca = ta == NoTrans ? 1 : lda;
-        if (tb == Trans && q_gemv(b, n, k, ldb, a, inca, alpha, beta, c))
-            return;
-        if (tb == Trans)
-            real_sgemv(RowMajor, NoTrans, n, k, alpha, b, ldb, a, inca, beta, c, 1);
-        else
-            real_sgemv(RowMajor, Trans, k, n, alpha, b, ldb, a, inca, beta, c, 1);
-        return;
-    }
-    real_sgemm(order, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-}
-"""
-# The quantized kernel and its registry come first: the sgemm shim calls `q_gemv`.
-SHIM_SOURCE = QGEMV_SOURCE + _SGEMM_SOURCE
-
 _state: dict[str, str] = {}
 # Loaded libraries stay referenced for the life of the process.
 _libraries: list[ctypes.CDLL] = []
@@ -86,7 +43,7 @@ _bound: list[ctypes.CDLL] = []
 def prefer_openblas(setting: str = "auto") -> str:
     """Choose MLX's CPU BLAS; returns what was done, for reports.
 
-    `setting`: "auto" (OpenBLAS, plus the sgemv shim when a C compiler is available),
+    `setting`: "auto" (OpenBLAS, plus the shim when it is built for this machine),
     "openblas" (OpenBLAS alone), "none" (the wheel's bundled BLAS), or a path to a BLAS
     library (with the shim). The first call decides for the whole process.
     """
@@ -94,7 +51,10 @@ def prefer_openblas(setting: str = "auto") -> str:
         return _state["status"]
     status = _choose(setting)
     _state["status"] = status
-    log.info("inference BLAS: %s", status)
+    # A shim that was wanted and is missing is worth a warning: decoding is slower.
+    log.log(
+        logging.WARNING if "(no shim:" in status else logging.INFO, "inference BLAS: %s", status
+    )
     return status
 
 
@@ -123,91 +83,39 @@ def _choose(setting: str) -> str:
         path = setting
         if not Path(path).is_file():
             return f"bundled reference BLAS ({setting} does not exist)"
-    shim_note = ""
-    if setting != "openblas":
-        # The shim must precede OpenBLAS in the global scope, so it is loaded first.
-        shim, shim_note = _load_shim()
     try:
-        blas = ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
+        # Loadable? Checked first: once the shim is in the global scope, MLX's products
+        # go to it, and it needs OpenBLAS behind it.
+        ctypes.CDLL(path)
     except OSError as err:
         return f"bundled reference BLAS (could not load {path}: {err})"
+    shim, shim_note = (None, "") if setting == "openblas" else _load_shim()
+    # The shim precedes OpenBLAS in the global scope: it was loaded (global) first.
+    blas = ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
     _libraries.append(blas)
-    if setting != "openblas" and shim is not None:
+    if shim is not None:
         shim.agency_blas_bind(
             ctypes.cast(blas.cblas_sgemm, ctypes.c_void_p),
             ctypes.cast(blas.cblas_sgemv, ctypes.c_void_p),
         )
         _bound.append(shim)
-        shim_note = " + sgemv for one-row products"
     return f"OpenBLAS {path}{shim_note}"
 
 
 def _load_shim() -> tuple[ctypes.CDLL | None, str]:
+    # Imported here: `python -m agency.inference.shim` must not find it imported already.
+    from agency.inference.shim import find
+
     try:
-        library = _built_shim()
-    except (OSError, subprocess.SubprocessError) as err:
-        return None, f" (no sgemv shim: {err})"
+        library, why = find()
+    except OSError as err:
+        library, why = None, str(err)
     if library is None:
-        return None, " (no sgemv shim: no C compiler)"
+        return None, f" (no shim: {why})"
     try:
         shim = ctypes.CDLL(str(library), mode=ctypes.RTLD_GLOBAL)
-    except OSError as err:
-        return None, f" (no sgemv shim: {err})"
+        shim.agency_blas_bind.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+    except (OSError, AttributeError) as err:
+        return None, f" (no shim: cannot load {library}: {err})"
     _libraries.append(shim)
-    return shim, ""
-
-
-def _cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "agency"
-
-
-def _private(path: Path) -> bool:
-    """Owned by us and writable by nobody else."""
-    st = path.stat()
-    return st.st_uid == os.getuid() and not st.st_mode & 0o022
-
-
-def _built_shim() -> Path | None:
-    """The compiled shim, built on first use (keyed by its source)."""
-    digest = hashlib.sha256(SHIM_SOURCE.encode()).hexdigest()[:16]
-    for directory in (_cache_dir(), Path(tempfile.gettempdir()) / f"agency-{os.getuid()}"):
-        library = directory / f"libagency-sgemv-{digest}.so"
-        try:
-            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        except OSError:
-            continue
-        if not _private(directory):
-            continue  # a library others can write to is never loaded
-        if library.is_file():
-            if _private(library):
-                return library
-            continue
-        compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
-        if compiler is None:
-            return None
-        try:
-            with tempfile.TemporaryDirectory(dir=directory) as scratch:
-                source = Path(scratch) / "shim.c"
-                source.write_text(SHIM_SOURCE)
-                built = Path(scratch) / library.name
-                subprocess.run(
-                    [
-                        compiler,
-                        "-O2",
-                        "-pthread",
-                        "-shared",
-                        "-fPIC",
-                        "-o",
-                        str(built),
-                        str(source),
-                    ],
-                    check=True,
-                    capture_output=True,
-                    timeout=60,
-                )
-                os.replace(built, library)  # atomic: concurrent builders agree
-            return library
-        except OSError:
-            continue  # an unwritable cache: try the next directory
-    return None
+    return shim, f" + shim {library} (one-row products: quantized kernel or sgemv)"

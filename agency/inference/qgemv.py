@@ -1,10 +1,18 @@
-"""Point the BLAS shim's quantized kernel (qgemv_source.py) at a model's own weights.
+"""Point the BLAS shim's quantized kernel (shim.c) at a model's own weights.
 
 A GGUF model dequantized to float32 keeps, beside each float32 weight, the file's 4- or
 8-bit form of it; registered with the shim, every one-row product by that weight (each
 token of a generation) reads the quantized form: 4-6x fewer bytes, and decoding is bound
-by memory bandwidth. A registration keeps the float32 arrays and the quantized buffers
-alive until `release()`, so an address in the shim's registry always means one weight.
+by memory bandwidth.
+
+MLX hands `cblas_sgemm` a pointer, so the registry is keyed by the float32 weight's
+address. That is made safe three ways: a registration keeps the float32 array and the
+quantized buffers alive until `release()` (and MLX never reuses or donates the memory of
+an array still referenced), so the address cannot come to mean another array; the shim
+matches shape and row stride as well; and it compares eight sampled values of the
+matrix it is handed with those registered, falling back to the float32 product if any
+differs (`stale()` counts such refusals). At load, one product per bit width is checked
+against numpy (a layout the kernel misreads turns it off).
 """
 
 from __future__ import annotations
@@ -53,6 +61,8 @@ def _declare(shim: ctypes.CDLL) -> ctypes.CDLL:
     shim.agency_q_unregister.argtypes = [pointer]
     shim.agency_q_use.argtypes = [integer]
     shim.agency_q_use.restype = integer
+    shim.agency_q_hits.restype = ctypes.c_ulong
+    shim.agency_q_stale.restype = ctypes.c_ulong
     return shim
 
 
@@ -67,6 +77,19 @@ def registered() -> int:
     """How many matrices the shim's registry holds."""
     shim = bound_shim()
     return int(shim.agency_q_count()) if shim is not None else 0
+
+
+def hits() -> int:
+    """How many products the quantized kernel has computed in this process."""
+    shim = bound_shim()
+    return int(_declare(shim).agency_q_hits()) if shim is not None else 0
+
+
+def stale() -> int:
+    """How many lookups found a registered address holding other values (and used the
+    float32 product instead)."""
+    shim = bound_shim()
+    return int(_declare(shim).agency_q_stale()) if shim is not None else 0
 
 
 def attach(model: Any, packed: dict[str, Packed]) -> QuantizedWeights | None:

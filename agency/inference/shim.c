@@ -1,32 +1,36 @@
-"""C source of the quantized matrix-vector kernel compiled into the BLAS shim (blas.py).
-
-Decoding a token multiplies one row by every weight matrix: it reads all the weights
-once and is bound by memory bandwidth (float32: ~540 MB a token for SmolLM2-135M). The
-GGUF file's own weights (SmolLM2's: Q4_1 layers, a Q8_0 embedding; 32-value groups with
-a scale and an offset each) are 4-6x fewer bytes, so for one-row products the shim
-multiplies by them instead of the float32 copy MLX holds. The float32 copy stays: MLX
-needs it for everything else (reading the prompt, several rows at a time, goes to
-OpenBLAS's sgemm as before; the embedding lookup).
-
-The registry maps the address of a float32 weight (what MLX passes to `cblas_sgemm`) to
-its quantized form; qgemv.py fills it and keeps both alive while they are registered.
-The dequantized weight is exactly scale * q + offset, so the products are those of the
-float32 path up to the order of the float additions.
-
-Layout (MLX's affine quantization, as `mx.load` returns GGUF tensors): 8-bit rows have
-one byte a value; 4-bit rows have k/2 bytes, value 2j in the low nibble of byte j and
-2j+1 in the high one. Scales and offsets are float32 here, one per 32 values. For 4 bits
-the input is reordered once per call, per group, to [16 even-indexed values, 16
-odd-indexed ones], so one 16-byte load widened to 16 lanes multiplies the even values
-(low nibbles) and the odd ones (high nibbles). sum(x * (s*q + b)) = s * sum(x*q) +
-b * sum(x), with sum(x) per group computed once per call.
-
-AVX-512 (16 lanes) and AVX2+FMA (8 lanes) variants are chosen at run time; without
-either nothing is registered and the plain sgemv path is used.
-"""
-
-QGEMV_SOURCE = r"""
+/* The inference engine's BLAS shim: a faster path for one-row products on a CPU.
+ *
+ * Built for the machine by `make venv` (agency/inference/shim.py) and loaded by blas.py
+ * into the process's global symbol scope before OpenBLAS and before MLX is imported, so
+ * that MLX's `cblas_sgemm` resolves to the one below. Every product with more than one
+ * row goes to OpenBLAS's sgemm unchanged. A one-row product (each generated token
+ * multiplies one row by every weight matrix) goes to:
+ *
+ * 1. the quantized kernel, when the weight is registered (qgemv.py): the GGUF file's own
+ *    4- or 8-bit form of the float32 weight MLX holds, 4-6x fewer bytes to read, and a
+ *    token is bound by memory bandwidth (float32: ~540 MB a token for SmolLM2-135M);
+ * 2. otherwise OpenBLAS's sgemv, several times faster than its sgemm at one row.
+ *
+ * The registry maps a float32 weight's address (what MLX passes) to its quantized form.
+ * qgemv.py keeps both alive while registered, so the address cannot be reused; besides
+ * the address and shape, a lookup compares Q_SAMPLES values of the matrix it is handed
+ * with those the weight held when registered, and uses the float32 path if any differs.
+ * The dequantized weight is exactly scale * q + offset, so the kernel's products are the
+ * float32 ones up to the order of the float additions.
+ *
+ * Layout (MLX's affine quantization, as `mx.load` returns GGUF tensors): 8-bit rows have
+ * one byte a value; 4-bit rows have k/2 bytes, value 2j in the low nibble of byte j and
+ * 2j+1 in the high one. Scales and offsets are float32 here, one per 32 values. For 4
+ * bits the input is reordered once per call, per group, to [16 even-indexed values, 16
+ * odd-indexed ones], so one 16-byte load widened to 16 lanes multiplies the even values
+ * (low nibbles) and the odd ones (high nibbles). sum(x * (s*q + b)) = s * sum(x*q) +
+ * b * sum(x), with sum(x) per group computed once per call.
+ *
+ * AVX-512 (16 lanes) and AVX2+FMA (8 lanes) variants are chosen at run time; without
+ * either nothing is registered and the plain sgemv path is used.
+ */
 #include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +41,9 @@ QGEMV_SOURCE = r"""
 
 #define Q_MAX_K 16384
 #define Q_CAPACITY 8192
+#define Q_SAMPLES 8
+
+/* ------------------------------------------------------------------ the registry */
 
 typedef struct {
     const float *key; /* the float32 weight (n x k, row-major) MLX multiplies by */
@@ -44,6 +51,8 @@ typedef struct {
     const uint8_t *q;     /* n x k*bits/8 bytes */
     const float *scales;  /* n x k/32 */
     const float *offsets; /* n x k/32 */
+    size_t sample_at[Q_SAMPLES];
+    uint32_t sample[Q_SAMPLES]; /* the bits of key[sample_at[i]] when registered */
 } q_matrix;
 
 /* Sorted by key; registration is rare (model loads), lookups are per product. */
@@ -51,6 +60,7 @@ static q_matrix q_table[Q_CAPACITY];
 static int q_count;
 static pthread_rwlock_t q_lock = PTHREAD_RWLOCK_INITIALIZER;
 static int q_level = -1; /* 2: AVX-512, 1: AVX2+FMA, 0: none; -1: not chosen yet */
+static unsigned long q_hits, q_stale;
 
 int agency_q_detect(void) {
 #ifdef Q_X86
@@ -84,6 +94,32 @@ static int q_find(const float *key) {
     return -(lo + 1);
 }
 
+/* Positions spread over the matrix: the first and last values and six between, each in
+   another row and column. */
+static void q_sample(q_matrix *m) {
+    for (int i = 0; i < Q_SAMPLES; i++) {
+        size_t row = (size_t)i * (m->n - 1) / (Q_SAMPLES - 1);
+        size_t col = ((size_t)i * 2654435761u + row) % m->k;
+        if (i == 0)
+            col = 0;
+        if (i == Q_SAMPLES - 1)
+            col = m->k - 1;
+        m->sample_at[i] = row * m->k + col;
+        memcpy(&m->sample[i], &m->key[m->sample_at[i]], sizeof(uint32_t));
+    }
+}
+
+/* Does the matrix at `w` still hold what was registered under its address? */
+static int q_same(const q_matrix *m, const float *w) {
+    for (int i = 0; i < Q_SAMPLES; i++) {
+        uint32_t bits;
+        memcpy(&bits, &w[m->sample_at[i]], sizeof bits);
+        if (bits != m->sample[i])
+            return 0;
+    }
+    return 1;
+}
+
 int agency_q_register(const float *key, int n, int k, int bits, const uint8_t *q,
                       const float *scales, const float *offsets) {
     if (q_level < 0)
@@ -95,7 +131,9 @@ int agency_q_register(const float *key, int n, int k, int bits, const uint8_t *q
     if (at < 0 && q_count < Q_CAPACITY) {
         at = -at - 1;
         memmove(&q_table[at + 1], &q_table[at], (q_count - at) * sizeof(q_matrix));
-        q_table[at] = (q_matrix){key, n, k, bits, q, scales, offsets};
+        q_table[at] = (q_matrix){.key = key, .n = n, .k = k, .bits = bits, .q = q,
+                                 .scales = scales, .offsets = offsets};
+        q_sample(&q_table[at]);
         q_count++;
         ok = 1;
     }
@@ -114,6 +152,12 @@ void agency_q_unregister(const float *key) {
 }
 
 int agency_q_count(void) { return q_count; }
+
+/* Products the kernel computed, and lookups refused because the matrix had changed. */
+unsigned long agency_q_hits(void) { return __atomic_load_n(&q_hits, __ATOMIC_RELAXED); }
+unsigned long agency_q_stale(void) { return __atomic_load_n(&q_stale, __ATOMIC_RELAXED); }
+
+/* ------------------------------------------------------------------ the kernel */
 
 static inline void q_store(float dot, float alpha, float beta, float *c) {
     /* beta == 0: c may hold anything (even NaN) and must not be read. */
@@ -209,7 +253,7 @@ q_rows256(const q_matrix *m, const float *xp, const float *xsum, float alpha, fl
 #endif
 
 /* c (n) = alpha * W x + beta * c, x read with stride incx; 0 when W is not registered
-   (the caller then uses sgemv). */
+   or no longer holds what was (the caller then uses sgemv). */
 static int q_gemv(const float *w, int n, int k, int ldw, const float *x, int incx, float alpha,
                   float beta, float *c) {
     if (q_count == 0 || ldw != k || q_level <= 0)
@@ -221,6 +265,11 @@ static int q_gemv(const float *w, int n, int k, int ldw, const float *x, int inc
         return 0;
     }
     const q_matrix *m = &q_table[at];
+    if (!q_same(m, w)) {
+        __atomic_fetch_add(&q_stale, 1, __ATOMIC_RELAXED);
+        pthread_rwlock_unlock(&q_lock);
+        return 0;
+    }
     float xp[Q_MAX_K], xsum[Q_MAX_K / 32];
     for (int g = 0; g < k / 32; g++) {
         float sum = 0.0f;
@@ -240,6 +289,40 @@ static int q_gemv(const float *w, int n, int k, int ldw, const float *x, int inc
         q_rows256(m, xp, xsum, alpha, beta, c);
 #endif
     pthread_rwlock_unlock(&q_lock);
+    __atomic_fetch_add(&q_hits, 1, __ATOMIC_RELAXED);
     return 1;
 }
-"""
+
+/* ------------------------------------------------------------------ cblas_sgemm */
+
+enum { RowMajor = 101, NoTrans = 111, Trans = 112 };
+typedef void (*sgemm_fn)(int, int, int, int, int, int, float, const float *, int,
+                         const float *, int, float, float *, int);
+typedef void (*sgemv_fn)(int, int, int, int, float, const float *, int, const float *,
+                         int, float, float *, int);
+static sgemm_fn real_sgemm;
+static sgemv_fn real_sgemv;
+
+/* OpenBLAS's own functions, which every product below ends in (blas.py binds them). */
+void agency_blas_bind(void *sgemm, void *sgemv) {
+    real_sgemm = (sgemm_fn)sgemm;
+    real_sgemv = (sgemv_fn)sgemv;
+}
+
+/* C(1 x n) = alpha * op(A)(1 x k) * op(B)(k x n) + beta * C, row-major: a matrix-vector
+   product with B, which sgemv does several times faster than sgemm. */
+void cblas_sgemm(int order, int ta, int tb, int m, int n, int k, float alpha,
+                 const float *a, int lda, const float *b, int ldb, float beta,
+                 float *c, int ldc) {
+    if (m == 1 && order == RowMajor) {
+        int inca = ta == NoTrans ? 1 : lda;
+        if (tb == Trans && q_gemv(b, n, k, ldb, a, inca, alpha, beta, c))
+            return;
+        if (tb == Trans)
+            real_sgemv(RowMajor, NoTrans, n, k, alpha, b, ldb, a, inca, beta, c, 1);
+        else
+            real_sgemv(RowMajor, Trans, k, n, alpha, b, ldb, a, inca, beta, c, 1);
+        return;
+    }
+    real_sgemm(order, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}

@@ -13,19 +13,15 @@ import re
 from council.credentials import SOURCE_PATTERNS
 from council.judges.common import listing, make_judgment, violation
 from council.judges.context import JudgeContext
+from council.markers import UNFINISHED_MARKERS
 from council.models import Judgment, Severity, Violation
 from council.paths import is_test_file, normalize
 
 JUDGE = "technical"
 
-# Detection patterns. Some words are spelled with a one-letter class ([O], [I], ...) so
-# that this file does not itself contain the markers it looks for.
+# Detection patterns. Unfinished work is what `agency gate placeholders` fails a build on
+# (council.markers): the judge and a repository's CI agree on what counts as a stub.
 SECRET_PATTERNS = SOURCE_PATTERNS
-UNFINISHED_MARKERS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("a placeholder marker", re.compile(r"\b(?:T[O]DO|F[I]XME|X[X]X|H[A]CK)\b")),
-    ("an unimplemented stub", re.compile(r"\braise\s+Not[I]mplemented(?:Error)?\b")),
-    ("a commented 'pass' stub", re.compile(r"^\s*pass\s*#")),
-)
 RANDOM_CALL = re.compile(
     r"\b(?:random\.(?:random|randint|randrange|choice|choices|shuffle|uniform|sample|getrandbits)"
     r"|(?:np|numpy)\.random\.\w+|Math\.random)\s*\("

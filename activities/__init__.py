@@ -2,6 +2,9 @@
 
 `build_activities` lists those of the workflow worker; the executor's own (agent, gates,
 apply) run in executor processes (activities/executor.py, agency/executor/worker.py).
+Each is registered under its typed reference in domain/activities.py (`@implements`,
+activities/defn.py), the one place its name and types are written; the workflow calls it
+through the same reference and never imports this package.
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.defn import implements
 from agency.db.artifacts import ArtifactNotFound, get_artifact, put_artifact
 from agency.executor.apply import (
     ApplyBusy,
@@ -39,18 +40,23 @@ from agency.executor.sandbox import SandboxUnavailable
 from agency.executor.schemas import AgentCommand, ExecuteRequest, RunStatus
 from agency.executor.source import SourceError
 from agency.settings import Settings
-from workflows import activity_options as opts
-from workflows.models import (
+from domain import errors
+from domain.activities import (
+    APPLY_CHANGE,
+    CLAIM_EXECUTOR,
+    CONTROL_AGENT,
+    DISCARD_RUN,
+    RUN_AGENT,
+    RUN_GATES,
     ApplyInput,
     ApplyOutput,
     ClaimInput,
     ControlInput,
     DiscardInput,
     ExecuteInput,
-    ExecutionSummary,
-    ExecutorClaim,
     GatesInput,
 )
+from domain.execution import ExecutionSummary, ExecutorClaim
 
 T = TypeVar("T")
 
@@ -58,13 +64,6 @@ TAIL_CHARS = 4096
 HEARTBEAT_EVERY_S = 1.0
 # How long a step keeps trying to store its diff while the database is unreachable.
 STORE_DEADLINE_S = 300.0
-
-CLAIM_ACTIVITY = "claim_executor"
-APPLY_ACTIVITY = "apply_change"
-RUN_AGENT_ACTIVITY = "run_agent"
-RUN_GATES_ACTIVITY = "run_gates"
-CONTROL_ACTIVITY = "control_agent"
-DISCARD_ACTIVITY = "discard_run"
 
 
 class ExecutorActivities:
@@ -89,7 +88,7 @@ class ExecutorActivities:
         return [self.run_agent, self.run_gates, self.control_agent, self.discard_run]
 
     # ----------------------------------------------------------------- shared queue
-    @activity.defn(name=CLAIM_ACTIVITY)
+    @implements(CLAIM_EXECUTOR)
     async def claim_executor(self, inp: ClaimInput) -> ExecutorClaim:
         """This host, if it has room; retried (by the workflow's policy) otherwise, which
         lets another executor answer."""
@@ -97,11 +96,11 @@ class ExecutorActivities:
         if active >= self._settings.executor_max_runs:
             raise ApplicationError(
                 f"executor {self._claim.executor} is at capacity ({active} runs)",
-                type=opts.EXECUTOR_BUSY,
+                type=errors.EXECUTOR_BUSY,
             )
         return self._claim
 
-    @activity.defn(name=APPLY_ACTIVITY)
+    @implements(APPLY_CHANGE)
     async def apply_change(self, inp: ApplyInput) -> ApplyOutput:
         async def diff() -> bytes:
             async with self._sessions() as session:
@@ -122,11 +121,11 @@ class ExecutorActivities:
             )
             result = await _heartbeating(apply_change(plan), lambda: "applying")
         except ApplyRefused as err:
-            raise ApplicationError(str(err), type=opts.INVALID_INPUT) from err
+            raise ApplicationError(str(err), type=errors.INVALID_INPUT) from err
         except ApplyConflict as err:
-            raise ApplicationError(str(err), type=opts.APPLY_CONFLICT) from err
+            raise ApplicationError(str(err), type=errors.APPLY_CONFLICT) from err
         except ArtifactNotFound as err:
-            raise ApplicationError(str(err), type=opts.INVALID_INPUT) from err
+            raise ApplicationError(str(err), type=errors.INVALID_INPUT) from err
         except (ApplyBusy, SourceError) as err:
             raise ApplicationError(str(err)) from err  # retryable: the branch settles
         return ApplyOutput(
@@ -137,7 +136,7 @@ class ExecutorActivities:
         )
 
     # ------------------------------------------------------------------- host queue
-    @activity.defn(name=RUN_AGENT_ACTIVITY)
+    @implements(RUN_AGENT)
     async def run_agent(self, inp: ExecuteInput) -> ExecutionSummary:
         spec = inp.spec
         argv, patch = spec.agent.argv, None
@@ -145,16 +144,16 @@ class ExecutorActivities:
             # A model-driven agent: the host applies the drafted patch in the sandbox.
             if inp.patch_artifact is None:
                 raise ApplicationError(
-                    "model agent without a drafted patch", type=opts.INVALID_INPUT
+                    "model agent without a drafted patch", type=errors.INVALID_INPUT
                 )
             try:
                 async with self._sessions() as session:
                     patch = (await get_artifact(session, inp.patch_artifact)).decode("utf-8")
             except (ArtifactNotFound, UnicodeDecodeError) as err:
-                raise ApplicationError(str(err), type=opts.INVALID_INPUT) from err
+                raise ApplicationError(str(err), type=errors.INVALID_INPUT) from err
             argv = list(APPLY_DISPLAY)
         if argv is None:
-            raise ApplicationError("agent has no argv", type=opts.INVALID_INPUT)
+            raise ApplicationError("agent has no argv", type=errors.INVALID_INPUT)
         request = ExecuteRequest(
             run_id=inp.run_id,
             task_id=inp.task_id,
@@ -176,10 +175,10 @@ class ExecutorActivities:
                 self._runs.execute(request), lambda: self._progress(inp.run_id)
             )
         except SandboxUnavailable as err:
-            raise ApplicationError(str(err), type=opts.EXECUTOR_REFUSED) from err
+            raise ApplicationError(str(err), type=errors.EXECUTOR_REFUSED) from err
         return await self._summary(status, inp.attempt)
 
-    @activity.defn(name=RUN_GATES_ACTIVITY)
+    @implements(RUN_GATES)
     async def run_gates(self, inp: GatesInput) -> ExecutionSummary:
         try:
             status = await _heartbeating(
@@ -187,12 +186,12 @@ class ExecutorActivities:
                 lambda: self._progress(inp.run_id),
             )
         except RunNotFound as err:
-            raise ApplicationError(str(err), type=opts.NOT_FOUND) from err
+            raise ApplicationError(str(err), type=errors.NOT_FOUND) from err
         except RunConflict as err:
-            raise ApplicationError(str(err), type=opts.EXECUTOR_REFUSED) from err
+            raise ApplicationError(str(err), type=errors.EXECUTOR_REFUSED) from err
         return await self._summary(status, inp.attempt)
 
-    @activity.defn(name=CONTROL_ACTIVITY)
+    @implements(CONTROL_AGENT)
     async def control_agent(self, inp: ControlInput) -> str:
         """Suspend or resume the run's process group; answers the run's state."""
         try:
@@ -200,12 +199,12 @@ class ExecutorActivities:
                 return self._runs.suspend(inp.run_id).state
             return self._runs.resume(inp.run_id).state
         except RunNotFound as err:
-            raise ApplicationError(str(err), type=opts.NOT_FOUND) from err
+            raise ApplicationError(str(err), type=errors.NOT_FOUND) from err
         except RunConflict as err:
             # Already in the asked state, or finished: nothing left to do.
-            raise ApplicationError(str(err), type=opts.EXECUTOR_REFUSED) from err
+            raise ApplicationError(str(err), type=errors.EXECUTOR_REFUSED) from err
 
-    @activity.defn(name=DISCARD_ACTIVITY)
+    @implements(DISCARD_RUN)
     async def discard_run(self, inp: DiscardInput) -> None:
         await self._runs.discard(inp.run_id)
 
@@ -287,6 +286,6 @@ async def _heartbeating(work: Awaitable[T], details: Callable[[], Any]) -> T:
             # This host is going away, not the task: say so, and the workflow starts the
             # run again elsewhere at once instead of waiting for a timeout.
             raise ApplicationError(
-                "the executor host is shutting down", type=opts.HOST_SHUTDOWN
+                "the executor host is shutting down", type=errors.HOST_SHUTDOWN
             ) from None
         raise

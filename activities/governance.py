@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -9,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.defn import implements
 from activities.inference import assess, model_agent_problems
 from agency.caws_repo import read_policy, read_waiver_dir, read_waivers
 from agency.db.artifacts import ArtifactNotFound, get_artifact
@@ -25,6 +28,7 @@ from council.aggregate import decide
 from council.judges import JudgeContext, run_all
 from council.models import Evidence
 from council.policy import DEFAULT_POLICY, parse_policy
+from council.spec import TaskSpec
 from council.validation import SpecInvalid
 from council.waiver_files import (
     WaiverReading,
@@ -33,8 +37,15 @@ from council.waiver_files import (
     usable_files,
 )
 from council.waivers import parse_waiver
-from workflows import activity_options as opts
-from workflows.models import JudgeInput, JudgeOutput, ValidateInput, ValidationOutcome
+from domain import errors
+from domain.activities import (
+    JUDGE,
+    VALIDATE_TASK,
+    JudgeInput,
+    JudgeOutput,
+    ValidateInput,
+    ValidationOutcome,
+)
 
 
 class GovernanceActivities:
@@ -45,7 +56,7 @@ class GovernanceActivities:
         # The database's waivers (agency waiver create/approve); None: files only.
         self._sessions = sessions
 
-    @activity.defn(name="validate_task")
+    @implements(VALIDATE_TASK)
     async def validate_task(self, inp: ValidateInput) -> ValidationOutcome:
         """Checks what the API could not: the repository, the policy and the waivers as
         they are now. Problems are returned (not raised): they end the task, not retry.
@@ -53,33 +64,15 @@ class GovernanceActivities:
         A waiver file that is broken (or claimed by two files) is set aside: a problem
         only when this task names it, since it is that waiver's problem, not everyone's."""
         spec = inp.spec
-        problems: list[str] = []
-        policy_data: dict[str, Any] = dict(DEFAULT_POLICY)
-        readings: list[WaiverReading] = []
-        base_commit: str | None = None
-        try:
-            configured = load_policy_data(self._settings)
-            if configured is not None:
-                policy_data = configured
-            readings += read_waiver_dir(self._settings.effective_waivers_dir)
-            repo = local_repo(spec.repo)
-            if repo is not None:
-                base_ok = _has_ref(repo, spec.base_ref)
-                if not base_ok:
-                    problems.append(f"base_ref: {spec.base_ref!r} does not exist in {spec.repo}")
-                else:
-                    # Pinned now: every attempt, on any executor host, starts from it.
-                    base_commit = repo.commit(spec.base_ref).hexsha
-                if spec.caws_spec and base_ok and base_commit is not None:
-                    # A CAWS repo governs itself: its policy and waivers apply.
-                    files = GitFiles(repo, base_commit)
-                    policy = read_policy(files)
-                    problems += [f"policy {policy.file} {p}" for p in policy.problems]
-                    if policy.data is not None and not policy.problems:
-                        policy_data = policy.data
-                    readings += read_waivers(files)
-        except GovernanceFileError as err:
-            problems.append(str(err))
+        # Files and git (the policy, waiver files, the repository): blocking reads, on a
+        # worker thread so that the worker's event loop keeps serving other tasks.
+        files = await asyncio.to_thread(_read_governance_files, self._settings, spec)
+        problems, policy_data, readings, base_commit = (
+            files.problems,
+            files.policy,
+            files.readings,
+            files.base_commit,
+        )
         problems += [str(p) for p in cited_waiver_problems(spec.waiver_ids, readings)]
         for warning in broken_warnings(readings):
             activity.logger.info("task %s: %s", inp.task_id, warning)
@@ -123,12 +116,12 @@ class GovernanceActivities:
             )
         return [w for w in found if w["id"] not in in_files]
 
-    @activity.defn(name="judge")
+    @implements(JUDGE)
     async def judge(self, inp: JudgeInput) -> JudgeOutput:
         try:
             policy = parse_policy(inp.policy)
         except SpecInvalid as err:
-            raise ApplicationError(str(err), type=opts.INVALID_INPUT) from err
+            raise ApplicationError(str(err), type=errors.INVALID_INPUT) from err
         waivers = {}
         for data in inp.waivers:
             try:
@@ -140,7 +133,8 @@ class GovernanceActivities:
         ctx = JudgeContext(
             spec=inp.spec, policy=policy, waivers=waivers, evidence=evidence, now=inp.now
         )
-        judgments = run_all(ctx)
+        # The rules are pure but not free on a large diff: off the event loop.
+        judgments = await asyncio.to_thread(run_all, ctx)
         if self._settings.assessments and inp.stage == "result":
             # The model's written assessments (advisory unless the policy makes them a vote).
             judgments = await assess(self._settings, judgments, ctx)
@@ -166,8 +160,10 @@ class GovernanceActivities:
                 async with self._sessions() as session:
                     diff = await get_artifact(session, execution.diff_artifact)
             except ArtifactNotFound as err:
-                raise ApplicationError(str(err), type=opts.NOT_FOUND) from err
-            added = added_lines_by_file(diff.decode("utf-8", errors="replace"))
+                raise ApplicationError(str(err), type=errors.NOT_FOUND) from err
+            added = await asyncio.to_thread(
+                added_lines_by_file, diff.decode("utf-8", errors="replace")
+            )
         return Evidence(
             stage="result",
             agent_exit_code=execution.exit_code,
@@ -186,3 +182,40 @@ def _has_ref(repo: Any, ref: str) -> bool:
     except Exception:
         return False
     return True
+
+
+@dataclass
+class _GovernanceFiles:
+    problems: list[str] = field(default_factory=list)
+    policy: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_POLICY))
+    readings: list[WaiverReading] = field(default_factory=list)
+    base_commit: str | None = None
+
+
+def _read_governance_files(settings: Settings, spec: TaskSpec) -> _GovernanceFiles:
+    """The policy and waiver files that apply to `spec`, and its pinned base commit."""
+    out = _GovernanceFiles()
+    try:
+        configured = load_policy_data(settings)
+        if configured is not None:
+            out.policy = configured
+        out.readings += read_waiver_dir(settings.effective_waivers_dir)
+        repo = local_repo(spec.repo)
+        if repo is None:
+            return out
+        if not _has_ref(repo, spec.base_ref):
+            out.problems.append(f"base_ref: {spec.base_ref!r} does not exist in {spec.repo}")
+            return out
+        # Pinned now: every attempt, on any executor host, starts from it.
+        out.base_commit = repo.commit(spec.base_ref).hexsha
+        if spec.caws_spec:
+            # A CAWS repo governs itself: its policy and waivers apply.
+            files = GitFiles(repo, out.base_commit)
+            policy = read_policy(files)
+            out.problems += [f"policy {policy.file} {p}" for p in policy.problems]
+            if policy.data is not None and not policy.problems:
+                out.policy = policy.data
+            out.readings += read_waivers(files)
+    except GovernanceFileError as err:
+        out.problems.append(str(err))
+    return out

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.defn import implements
 from agency.db.artifacts import put_artifact
 from agency.inference import ChatMessage, Completion, Engine
 from agency.inference.artifacts import ArtifactNotFound, ArtifactStore
@@ -25,8 +26,15 @@ from agency.inference.shared import shared_engine
 from agency.settings import Settings
 from council.judges import JudgeContext
 from council.models import Judgment
-from workflows import activity_options as opts
-from workflows.models import DraftInput, DraftOutput, GenerateInput, GenerateOutput
+from domain import errors
+from domain.activities import (
+    DRAFT_PATCH,
+    GENERATE,
+    DraftInput,
+    DraftOutput,
+    GenerateInput,
+    GenerateOutput,
+)
 
 T = TypeVar("T")
 
@@ -53,13 +61,15 @@ class InferenceActivities:
             self._engine = shared_engine(self._settings)
         return self._engine
 
-    @activity.defn(name="generate")
+    @implements(GENERATE)
     async def generate(self, inp: GenerateInput) -> GenerateOutput:
         try:
             raw = self.artifacts.get_json(inp.prompt_artifact)
             messages = [ChatMessage.model_validate(m) for m in raw]
         except (ArtifactNotFound, ValueError, TypeError) as err:
-            raise ApplicationError(f"bad prompt artifact: {err}", type=opts.INVALID_INPUT) from err
+            raise ApplicationError(
+                f"bad prompt artifact: {err}", type=errors.INVALID_INPUT
+            ) from err
         done = await self._complete(messages, inp.model, inp.max_tokens)
         return GenerateOutput(
             output_artifact=self.artifacts.put_text("output", done.text),
@@ -71,7 +81,7 @@ class InferenceActivities:
             generation_tps=done.generation_tps,
         )
 
-    @activity.defn(name="draft_patch")
+    @implements(DRAFT_PATCH)
     async def draft_patch(self, inp: DraftInput) -> DraftOutput:
         spec = inp.spec
         ref = inp.base_commit or spec.base_ref
@@ -104,7 +114,7 @@ class InferenceActivities:
             )
         except (UnknownModel, ModelNotFound, PromptTooLong) as err:
             # Retrying cannot install a model or shorten a prompt.
-            raise ApplicationError(str(err), type=opts.INVALID_INPUT) from err
+            raise ApplicationError(str(err), type=errors.INVALID_INPUT) from err
 
 
 async def _heartbeating(work: Awaitable[T]) -> T:

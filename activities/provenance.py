@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.defn import implements
 from agency.db.provenance import ProvenanceRecord, get_provenance, insert_provenance
 from agency.provenance import history as hist
 from agency.provenance.canonical import canonical_sha256
@@ -23,8 +24,8 @@ from agency.provenance.keystore import Keystore
 from agency.provenance.record import build_record, entry_from_record_input, header_from_task_input
 from agency.provenance.signing import sign_record
 from agency.settings import Settings
-from workflows import activity_options as opts
-from workflows.models import ProvenanceInput, ProvenanceOutput
+from domain import errors
+from domain.activities import RECORD_PROVENANCE, ProvenanceInput, ProvenanceOutput
 
 
 class ProvenanceActivities:
@@ -41,7 +42,7 @@ class ProvenanceActivities:
         # First start: the worker makes its signing key before it takes any task.
         self._keystore.ensure_signing_key()
 
-    @activity.defn(name=hist.PROVENANCE_ACTIVITY)
+    @implements(RECORD_PROVENANCE)
     async def record_provenance(self, inp: ProvenanceInput) -> ProvenanceOutput:
         async with self._sessions() as session:
             existing = await get_provenance(session, inp.task_id)
@@ -62,14 +63,14 @@ class ProvenanceActivities:
             # The client's converter: the worker's codec decrypts the history's payloads.
             facts = await hist.facts(history, events, client.data_converter)
         except hist.HistoryError as err:
-            raise ApplicationError(str(err), type=opts.INVALID_INPUT) from err
+            raise ApplicationError(str(err), type=errors.INVALID_INPUT) from err
         trail = [entry_from_record_input(r) for r in facts.records if r.seq <= inp.last_seq]
         if [e["seq"] for e in sorted(trail, key=lambda e: e["seq"])] != list(
             range(1, inp.last_seq + 1)
         ):
             raise ApplicationError(
                 f"the history does not hold records 1..{inp.last_seq} of task {inp.task_id}",
-                type=opts.INVALID_INPUT,
+                type=errors.INVALID_INPUT,
             )
         record = build_record(
             header_from_task_input(facts.task, facts.workflow_id, facts.run_id),

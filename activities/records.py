@@ -5,15 +5,17 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
+from activities.defn import implements
 from agency.db.records import apply_record
-from workflows.models import RecordInput
+from domain.activities import RECORD
+from domain.audit import RecordInput
 
 
 class RecordActivities:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
 
-    @activity.defn(name="record")
+    @implements(RECORD)
     async def record(self, inp: RecordInput) -> None:
         async with self._sessions() as session:
             stored = await apply_record(session, inp)

@@ -110,8 +110,9 @@ class Settings(BaseSettings):
     # "auto": float32 on a CPU (fastest with MLX there), the file's own weights on a GPU.
     inference_precision: Literal["auto", "float32", "native"] = "auto"
     # CPU BLAS for MLX (agency/inference/blas.py): "auto" loads Debian's OpenBLAS when
-    # installed, with a small sgemv shim for one-row products when a C compiler is at hand;
-    # "openblas" without the shim; "none" (the wheel's slow reference BLAS); or a path.
+    # installed, with the shim `make venv` built for this machine (agency/inference/shim.c:
+    # one-row products from the GGUF's own weights); "openblas" without the shim; "none"
+    # (the wheel's slow reference BLAS); or a path to a BLAS library.
     inference_blas: str = "auto"
     inference_max_tokens: int = Field(default=256, ge=1, le=8192)
     inference_timeout_s: float = Field(default=120.0, gt=0, le=3600)

@@ -201,6 +201,11 @@ class Stack:
         return f"http://{_client_host(self.settings.api_host)}:{self.settings.api_port}"
 
     @property
+    def dashboard_url(self) -> str:
+        """The dashboard the API serves (api/ui); `agency ui` opens it signed in."""
+        return f"{self.api_url}/ui/"
+
+    @property
     def temporal_ui_url(self) -> str | None:
         if not self.embedded_temporal:
             return None

@@ -1,7 +1,8 @@
 """The Temporal worker process: runs the task workflow and its activities.
 
 `python -m agency.worker` (started by `agency up`, or on its own in production, any
-number of them against the same task queue).
+number of them against the same task queue). The one module where the workflow and the
+activities of the workflow worker meet: neither package imports the other.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -11,6 +11,7 @@ from temporalio.client import Client
 from agency.codec import EncryptionCodec
 from agency.db.engine import make_engine, session_maker
 from agency.db.reads import make_reader
+from agency.inference.catalog import Catalog
 from agency.inference.chat import ChatService
 from agency.inference.shared import shared_engine
 from agency.settings import Settings
@@ -19,6 +20,7 @@ from agency.temporal_security import temporal_security
 from api.bounds import RequestBounds
 from api.codec_cors import CodecCors
 from api.deps import AppState
+from api.methods import DeclaredMethods
 from api.openapi import install_openapi
 from api.problems import install_problem_handlers
 from api.ratelimit import RateLimiter, RateLimitHeaders
@@ -29,6 +31,7 @@ from api.routes import models as model_routes
 from api.routes import provenance as provenance_routes
 from api.routes import waivers as waiver_routes
 from api.temporal_gateway import TemporalGateway
+from api.ui import install_ui
 
 # Bounds on a request's database work when the server stops answering (PostgreSQL; see
 # agency.db.engine): a statement, and the wait for a pooled connection. Connecting has
@@ -38,7 +41,15 @@ READ_TIMEOUT_S = 10.0
 POOL_TIMEOUT_S = 10.0
 
 
-def create_app(settings: Settings, temporal_client: Client | None = None) -> FastAPI:
+def create_app(
+    settings: Settings,
+    temporal_client: Client | None = None,
+    *,
+    workflows: Sequence[type] = (),
+) -> FastAPI:
+    """`workflows`: the workflow classes `/replay` checks histories against (the entry
+    point passes the task workflow; without them, replay answers 503)."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Temporal and codec settings that cannot work stop the API here, with their
@@ -58,6 +69,7 @@ def create_app(settings: Settings, temporal_client: Client | None = None) -> Fas
             temporal=TemporalGateway(settings, temporal_client, converter),
             limiter=RateLimiter.from_settings(settings),
             codec=codec if isinstance(codec, EncryptionCodec) else None,
+            workflows=tuple(workflows),
         )
         # The process's inference engine (models load on first use) and chat sessions.
         app.state.inference = shared_engine(settings)
@@ -90,6 +102,11 @@ def create_app(settings: Settings, temporal_client: Client | None = None) -> Fas
     app.include_router(health.router)
     app.include_router(codec_routes.router)
     app.include_router(codec_login.router)
+    # The dashboard (/ui): pages for browsers, not part of the OpenAPI document.
+    install_ui(app)
+    # Innermost: a method the OpenAPI document does not declare on a path is answered 405
+    # with `Allow`, before any route can take the path for one of its own.
+    app.add_middleware(DeclaredMethods, schema=lambda: app.openapi())
     app.add_middleware(RateLimitHeaders)
     # Outermost but for CORS: an oversized or unstorable request is refused before
     # anything else runs.
@@ -97,5 +114,6 @@ def create_app(settings: Settings, temporal_client: Client | None = None) -> Fas
     # CORS for /codec only (the Temporal UI calls it from the browser), outside the rest
     # so that refusals (401, 413, 429) carry the headers the browser needs to read them.
     app.add_middleware(CodecCors, origin=settings.effective_temporal_ui_origin)
-    install_openapi(app)
+    # The model names a chat session may ask for are this configuration's.
+    install_openapi(app, {"models": Catalog.build(settings.models, settings.model).names()})
     return app

@@ -18,7 +18,7 @@ from agency.db.models import Task
 from agency.db.types import utcnow
 from api.pollers import pollers
 from api.state import AppState
-from workflows.models import TERMINAL_PHASES
+from domain.phases import TERMINAL_PHASES
 
 log = logging.getLogger("agency.api")
 

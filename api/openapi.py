@@ -12,6 +12,10 @@ the route depends on:
   parameter: 404.
 
 Every error answer is `application/problem+json` with the Problem schema.
+
+What the server refuses is said in the schema too (api.contract: no NUL in any string
+sent, no undeclared property, links from a created resource to its operations), and a
+method a path does not declare is answered 405 with `Allow` (api.methods).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from fastapi.routing import APIRoute
 
 from agency.db.keys import ROLE_RANK
 from api.auth import SECURITY_SCHEMES
+from api.contract import complete_contract
 from api.problems import PROBLEM_JSON, Problem
 
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
@@ -49,6 +54,10 @@ HEADERS: dict[str, dict[str, Any]] = {
     },
     "WWW-Authenticate": {
         "description": "The authentication scheme expected (Bearer).",
+        "schema": {"type": "string"},
+    },
+    "Allow": {
+        "description": "On 405: the methods the path supports.",
         "schema": {"type": "string"},
     },
 }
@@ -146,7 +155,9 @@ def _api_routes(app: FastAPI) -> Iterator[Any]:
             yield context
 
 
-def build_openapi(app: FastAPI) -> dict[str, Any]:
+def build_openapi(app: FastAPI, choices: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    """`choices`: the values of schemas marked `x-enum-from: <name>` (this process's
+    configuration, such as the model names)."""
     schema = get_openapi(
         title=app.title,
         version=app.version,
@@ -173,13 +184,14 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     # FastAPI's own validation shapes are never sent (errors are problems).
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
+    complete_contract(schema, choices or {})
     return schema
 
 
-def install_openapi(app: FastAPI) -> None:
+def install_openapi(app: FastAPI, choices: dict[str, list[str]] | None = None) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = build_openapi(app)
+            app.openapi_schema = build_openapi(app, choices)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

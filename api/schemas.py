@@ -2,14 +2,33 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from council.models import Decision, Judgment
 from council.problems import GovernanceWarning
-from workflows.models import ExecutionSummary, Round
+from domain.execution import ExecutionSummary
+from domain.task import Round
+
+# What `format: date-time` means (RFC 3339, with its offset): pydantic alone also takes
+# numbers (Unix time) and dates without a time or an offset.
+RFC3339 = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?:[Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
+
+
+def _rfc3339(value: object) -> object:
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not RFC3339.fullmatch(value):
+        raise ValueError("must be an RFC 3339 date-time with its offset, e.g. 2030-01-01T00:00:00Z")
+    return value
+
+
+Timestamp = Annotated[datetime, BeforeValidator(_rfc3339)]
 
 
 class TaskPublic(BaseModel):
@@ -103,19 +122,27 @@ class AuditList(BaseModel):
 
 
 class ReasonBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     reason: str = Field(default="", max_length=4000)
 
 
 class OverrideBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     verdict: Literal["approve", "reject"]
     reason: str = Field(min_length=1, max_length=4000)
 
 
 class GuidanceBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     text: str = Field(min_length=1, max_length=20_000)
 
 
 class ParametersBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     max_iterations: int | None = Field(default=None, ge=1, le=20)
     risk_tier: int | None = Field(default=None, ge=1, le=3)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated
 
@@ -31,6 +31,9 @@ class AppState:
     key_touched: dict[str, float] = field(default_factory=dict)
     # The payload codec the /codec endpoints serve (None: no codec keys, the codec is off).
     codec: EncryptionCodec | None = None
+    # The workflow code `/replay` replays histories against, handed over by the process's
+    # entry point (api/__main__.py): the API's modules never import the workflow.
+    workflows: Sequence[type] = ()
 
 
 async def get_state(request: Request) -> AppState:

@@ -13,7 +13,8 @@ from api.outages import TemporalUnavailableError, is_temporal_unavailable
 from api.schemas import TaskPublic, spec_warnings
 from api.temporal_gateway import TemporalGateway, describe
 from council.models import Judgment
-from workflows.models import TERMINAL_PHASES, TaskState
+from domain.phases import TERMINAL_PHASES
+from domain.task import TaskState
 
 log = logging.getLogger("agency.api")
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from api.schemas import Timestamp
+from api.submission_schema import SOLID, SPACE
 
 # The CAWS waiver schema's controlled vocabularies.
 ReasonCode = Literal[
@@ -34,24 +37,52 @@ WaiverStatus = Literal["proposed", "active", "expired", "revoked"]
 
 
 class WaiverDelta(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     max_files: int = Field(default=0, ge=0, le=100_000)
     max_loc: int = Field(default=0, ge=0, le=10_000_000)
 
 
+# A spec id as given: 1 to 128 characters once surrounding whitespace is stripped.
+SPEC_ID = rf"^{SPACE}*{SOLID}(?:[^\u0000]{{0,126}}{SOLID})?{SPACE}*$"
+# Waiving budget_limit takes a raise of the budget (a delta), and a delta takes that gate.
+BUDGET_RULE: dict[str, object] = {
+    "if": {"required": ["gates"], "properties": {"gates": {"contains": {"const": "budget_limit"}}}},
+    "then": {
+        "required": ["delta"],
+        "properties": {
+            "delta": {
+                "anyOf": [
+                    {"required": ["max_files"], "properties": {"max_files": {"minimum": 1}}},
+                    {"required": ["max_loc"], "properties": {"max_loc": {"minimum": 1}}},
+                ]
+            }
+        },
+    },
+    "else": {
+        "properties": {
+            "delta": {"properties": {"max_files": {"const": 0}, "max_loc": {"const": 0}}}
+        }
+    },
+}
+
+
 class WaiverCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra=BUDGET_RULE)
+
     title: str = Field(min_length=1, max_length=500)
     reason: str = Field(min_length=10, max_length=4000, description="Why the waiver is needed.")
     reason_code: ReasonCode
     gates: list[GateName] = Field(min_length=1, max_length=9)
     delta: WaiverDelta = Field(default_factory=WaiverDelta, description="Budget raise.")
-    applies_to: list[str] = Field(
+    applies_to: list[Annotated[str, Field(pattern=SPEC_ID)]] = Field(
         min_length=1, max_length=50, description="CAWS spec ids the waiver may be used by."
     )
     risk_owner: str = Field(min_length=1, max_length=200)
     risk_tier: int | None = Field(
         default=None, ge=1, le=3, description="Tier whose approver count applies (default 1)."
     )
-    expires_at: datetime
+    expires_at: Timestamp = Field(description="When it lapses; must be in the future.")
 
     @field_validator("applies_to")
     @classmethod
@@ -77,10 +108,14 @@ class WaiverCreate(BaseModel):
 
 
 class ApproveBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     comment: str = Field(default="", max_length=4000)
 
 
 class RevokeBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     reason: str = Field(min_length=1, max_length=4000)
 
 
@@ -90,7 +125,7 @@ class WaiverApprovalPublic(BaseModel):
     comment: str
 
 
-class WaiverPublic(BaseModel):
+class Waiver(BaseModel):
     id: str
     title: str
     reason: str
@@ -134,7 +169,7 @@ class WaiverFilePublic(BaseModel):
 
 
 class WaiverList(BaseModel):
-    items: list[WaiverPublic]
+    items: list[Waiver]
     files: list[WaiverFilePublic] = Field(
         default_factory=list,
         description="The waiver files of the waivers directory, valid or not (unfiltered)",

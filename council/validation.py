@@ -167,7 +167,7 @@ def _env_problems(env: Any) -> list[Problem]:
         return []
     problems: list[Problem] = []
     for name, value in env.items():
-        if not isinstance(name, str) or not _ENV_NAME.match(name):
+        if not isinstance(name, str) or not _ENV_NAME.fullmatch(name):
             message = f"{name!r} is not a variable name (letters, digits, _; not first a digit)"
             problems.append(Problem(path=f"agent.env.{name}", message=message))
         if isinstance(value, str) and "\x00" in value:
@@ -233,7 +233,7 @@ def _secret_problems(secrets: Any, env: Any) -> list[Problem]:
         if not isinstance(name, str):
             continue  # the schema says so
         path = f"agent.secrets[{i}]"
-        if not SECRET_NAME.match(name):
+        if not SECRET_NAME.fullmatch(name):
             message = f"{name!r} is not a variable name (letters, digits, _; not first a digit)"
             problems.append(Problem(path=path, message=message))
         elif name in seen:
@@ -256,5 +256,5 @@ def _waiver_id_problems(waiver_ids: Any) -> list[Problem]:
             rule=WaiverRules.INVALID_ID,
         )
         for i, wid in enumerate(waiver_ids)
-        if isinstance(wid, str) and not WAIVER_ID.match(wid)
+        if isinstance(wid, str) and not WAIVER_ID.fullmatch(wid)
     ]

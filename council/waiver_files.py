@@ -124,7 +124,7 @@ def _v11_problems(v: dict[str, Any]) -> list[Problem]:
         out.append(Problem(path=path, message=message, rule=rule))
 
     wid = v.get("id")
-    if not isinstance(wid, str) or not _WAIVER_ID.match(wid):
+    if not isinstance(wid, str) or not _WAIVER_ID.fullmatch(wid):
         bad(
             WaiverRules.INVALID_ID,
             "id",
@@ -186,7 +186,7 @@ def _v10_problems(v: dict[str, Any]) -> list[Problem]:
     """The v10 waiver schema's required fields, with the kernel's ids where it has them."""
     out: list[Problem] = []
     wid = v.get("id")
-    if not isinstance(wid, str) or not _WAIVER_ID.match(wid):
+    if not isinstance(wid, str) or not _WAIVER_ID.fullmatch(wid):
         out.append(
             Problem(
                 path="id", message=f"{wid!r} is not a CAWS waiver id", rule=WaiverRules.INVALID_ID

@@ -1,25 +1,22 @@
 """Timeouts and retry policies of every activity the task workflow calls.
 
-Kept in one place so that the policy for each side effect is visible at a glance.
-Non-retryable error types are the `type` names our activities raise through
-`ApplicationError(..., type=...)`.
+Kept in one place so that the policy for each side effect is visible at a glance: the
+workflow's modules take an `ActivityConfig` from here and never spell a timeout
+themselves. Non-retryable error types are the `type` names our activities raise through
+`ApplicationError(..., type=...)` (domain/errors.py).
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 
+from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.workflow import ActivityCancellationType, ActivityConfig
 
-# Error types (ApplicationError.type) that retrying cannot fix.
-INVALID_INPUT = "InvalidInput"
-EXECUTOR_REFUSED = "ExecutorRefused"
-APPLY_CONFLICT = "ApplyConflict"
-NOT_FOUND = "NotFound"
-# Retryable: an executor at capacity declines a claim so that another one takes it.
-EXECUTOR_BUSY = "ExecutorBusy"
-# A step ended because its executor host is shutting down: the host is lost.
-HOST_SHUTDOWN = "HostShutdown"
+with workflow.unsafe.imports_passed_through():
+    from domain.errors import APPLY_CONFLICT, EXECUTOR_REFUSED, INVALID_INPUT, NOT_FOUND
+    from domain.execution import ExecutorOptions
 
 NON_RETRYABLE = [INVALID_INPUT, EXECUTOR_REFUSED, APPLY_CONFLICT, NOT_FOUND]
 
@@ -34,6 +31,8 @@ QUICK_RETRY = RetryPolicy(
 )
 # Also how long a retry waits when the worker running the attempt died.
 QUICK_TIMEOUT = timedelta(seconds=15)
+# Judging runs the rules and, when configured, the model's assessments (a minute's budget).
+JUDGE_TIMEOUT = timedelta(minutes=2)
 
 # Claiming an executor host: retried until one with room answers (bounded by the
 # task's claim timeout, a schedule-to-close timeout).
@@ -90,3 +89,58 @@ INFERENCE_RETRY = RetryPolicy(
 )
 INFERENCE_TIMEOUT = timedelta(minutes=15)
 INFERENCE_HEARTBEAT = timedelta(minutes=2)
+
+
+# --------------------------------------------------------- per activity, as called
+# Validation, records and provenance.
+QUICK = ActivityConfig(start_to_close_timeout=QUICK_TIMEOUT, retry_policy=QUICK_RETRY)
+JUDGING = ActivityConfig(start_to_close_timeout=JUDGE_TIMEOUT, retry_policy=QUICK_RETRY)
+DRAFTING = ActivityConfig(
+    start_to_close_timeout=INFERENCE_TIMEOUT,
+    heartbeat_timeout=INFERENCE_HEARTBEAT,
+    retry_policy=INFERENCE_RETRY,
+)
+
+
+def claiming(executors: ExecutorOptions) -> ActivityConfig:
+    """`claim_executor` on the shared executor queue, until the task's claim timeout."""
+    return ActivityConfig(
+        task_queue=executors.task_queue,
+        start_to_close_timeout=CLAIM_START_TO_CLOSE,
+        schedule_to_close_timeout=timedelta(seconds=executors.claim_timeout_s),
+        retry_policy=CLAIM_RETRY,
+    )
+
+
+def host_step(executors: ExecutorOptions, host_queue: str, work: timedelta) -> ActivityConfig:
+    """`run_agent` or `run_gates` on the run's host, whose `work` may take this long."""
+    return ActivityConfig(
+        task_queue=host_queue,
+        start_to_close_timeout=work + HOST_STEP_MARGIN,
+        heartbeat_timeout=timedelta(seconds=executors.heartbeat_timeout_s),
+        schedule_to_start_timeout=timedelta(seconds=executors.lost_after_s),
+        retry_policy=HOST_STEP_RETRY,
+        # A canceled step stops its processes and cleans up before the workflow goes on.
+        cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+    )
+
+
+def host_control(executors: ExecutorOptions, host_queue: str) -> ActivityConfig:
+    """`control_agent` and `discard_run` on the run's host."""
+    return ActivityConfig(
+        task_queue=host_queue,
+        start_to_close_timeout=CONTROL_TIMEOUT,
+        schedule_to_start_timeout=timedelta(seconds=executors.lost_after_s),
+        retry_policy=CONTROL_RETRY,
+    )
+
+
+def applying(executors: ExecutorOptions) -> ActivityConfig:
+    """`apply_change` on any executor (the run's host may be gone)."""
+    return ActivityConfig(
+        task_queue=executors.task_queue,
+        start_to_close_timeout=APPLY_TIMEOUT,
+        heartbeat_timeout=timedelta(seconds=executors.heartbeat_timeout_s),
+        schedule_to_close_timeout=timedelta(seconds=executors.claim_timeout_s),
+        retry_policy=APPLY_RETRY,
+    )

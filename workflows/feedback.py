@@ -5,7 +5,10 @@ Pure and deterministic (used inside the workflow).
 
 from __future__ import annotations
 
-from workflows.models import Round
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from domain.task import Round
 
 MAX_FEEDBACK_CHARS = 20_000
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import typer
 
 from agency.cli import caws, chat, interventions, logs, ops, replay, signing_keys, tasks, verify
+from agency.cli.gate import gate_app
 from agency.cli.keys import keys_app
 from agency.cli.models import models_app
+from agency.cli.ui import ui as ui_command
 from agency.cli.waivers import waiver_app
 
 app = typer.Typer(
@@ -44,3 +46,5 @@ app.add_typer(waiver_app, name="waiver")
 app.add_typer(caws.caws_app, name="caws")
 app.add_typer(models_app, name="models")
 app.command("chat")(chat.chat)
+app.command("ui")(ui_command)
+app.add_typer(gate_app, name="gate")

@@ -14,7 +14,7 @@ from agency.cli.output import note, out, print_json
 from agency.cli.render import audit_table, task_table, task_view
 from agency.cli.specfile import load_spec_file
 from agency.cli.watch import poll_until_terminal, watch_task
-from workflows.models import Phase
+from domain.phases import Phase
 
 EXECUTION_MODES = ("strict", "auto", "dry_run")
 TASK_MODES = ("feature", "refactor", "fix", "doc", "chore")

@@ -15,7 +15,7 @@ from rich.live import Live
 
 from agency.cli.client import ApiClient
 from agency.cli.render import task_view
-from workflows.models import TERMINAL_PHASES
+from domain.phases import TERMINAL_PHASES
 
 POLL_INTERVAL_S = 1.0
 

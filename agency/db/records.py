@@ -10,12 +10,10 @@ expires what a session holds, so callers use one short-lived session per unit of
 
 from __future__ import annotations
 
-import base64
-import binascii
 import functools
-import json
+import re
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -43,7 +41,7 @@ from agency.db.models import AuditEntry, Task, TaskEvent, VerdictRecord
 from agency.db.reads import Reader
 from agency.db.types import utcnow
 from council.spec import TaskSpec
-from workflows.models import ProjectionPatch, RecordInput
+from domain.audit import ProjectionPatch, RecordInput
 
 # Read options for every query: a row already in the session is overwritten by what the
 # database says now, not returned stale.
@@ -312,25 +310,30 @@ async def apply_record(session: AsyncSession, rec: RecordInput) -> bool:
 
 
 # ------------------------------------------------------------------------------ lists
+# A cursor is the last row's position, `<created_at in µs since 1970 UTC>.<task id>`:
+# every string of this form is a valid position (µs of up to 17 digits stay below year
+# 9999), so the API's schema can say exactly which cursors it accepts.
+CURSOR_PATTERN = r"^[0-9]{1,17}\.[A-Za-z0-9_-]{1,64}$"
+_CURSOR = re.compile(CURSOR_PATTERN)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
 def _encode_cursor(task: Row[Any]) -> str:
-    raw = json.dumps([task.created_at.isoformat(), task.id], separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    at: datetime = task.created_at
+    at = at.replace(tzinfo=UTC) if at.tzinfo is None else at
+    cursor = f"{(at - _EPOCH) // _MICROSECOND}.{task.id}"
+    if not _CURSOR.fullmatch(cursor):
+        raise ValueError(f"task {task.id!r}: ids are UUIDs; no cursor can name this one")
+    return cursor
 
 
 def _decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        created, task_id = json.loads(raw)
-        if not isinstance(created, str) or not isinstance(task_id, str):
-            raise TypeError("cursor fields")
-        if "\x00" in task_id:  # PostgreSQL cannot compare text holding NUL
-            raise TypeError("cursor fields")
-        at = datetime.fromisoformat(created)
-    except (binascii.Error, UnicodeDecodeError, TypeError, ValueError) as exc:
-        raise ValueError("invalid cursor") from exc
-    if at.tzinfo is None:
+    match = _CURSOR.fullmatch(cursor)
+    if match is None:
         raise ValueError("invalid cursor")
-    return at, task_id
+    micros, task_id = cursor.split(".", 1)
+    return _EPOCH + int(micros) * _MICROSECOND, task_id
 
 
 # Columns a page can be filtered on by equality (one value) or membership (several).

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from agency.cli.client import ApiClient, resolve_api_key
+from agency.cli.ui import print_dashboard
 from agency.demo.repo import make_demo_repo
 from agency.demo.report import demo_report
 from agency.demo.runner import DemoRunner, cli_env
@@ -63,6 +64,7 @@ def run_demo(settings: Settings, *, ci: bool, console: Console) -> int:
 
 def print_urls(stack: Stack, console: Console) -> None:
     console.print(f"API:         {stack.api_url}")
+    print_dashboard(stack.api_url, stack.settings, console, stack.dashboard_url)
     if stack.temporal_ui_url:
         console.print(f"Temporal UI: {stack.temporal_ui_url}")
     else:

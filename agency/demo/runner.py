@@ -17,7 +17,7 @@ from agency.cli.verify import fetch_provenance
 from agency.demo.repo import branch_head
 from agency.demo.scenarios import Scenario
 from agency.stack import PROJECT_ROOT
-from workflows.models import TERMINAL_PHASES
+from domain.phases import TERMINAL_PHASES
 
 TASK_TIMEOUT_S = 300.0
 POLL_S = 1.0

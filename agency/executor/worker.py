@@ -32,7 +32,7 @@ from agency.executor.sandbox import Sandbox
 from agency.settings import Settings, get_settings
 from agency.temporal_client import connect
 from agency.temporal_security import TemporalSettingsError
-from workflows.models import ExecutorClaim
+from domain.execution import ExecutorClaim
 
 log = logging.getLogger("agency.executor")
 

@@ -22,10 +22,12 @@ from temporalio.client import WorkflowHistory
 from temporalio.converter import DataConverter
 
 from agency.codec import CodecError
-from workflows.models import RecordInput, TaskInput
+from domain.activities import RECORD, RECORD_PROVENANCE
+from domain.audit import RecordInput
+from domain.task import TaskInput
 
-PROVENANCE_ACTIVITY = "record_provenance"
-RECORD_ACTIVITY = "record"
+PROVENANCE_ACTIVITY = RECORD_PROVENANCE.name
+RECORD_ACTIVITY = RECORD.name
 _SCHEDULED = EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
 _STARTED = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED
 

@@ -24,7 +24,9 @@ from typing import Any
 from agency.db.models import AuditEntry, Task, VerdictRecord
 from agency.provenance.canonical import CanonicalForm, canonical_sha256
 from council.spec import TaskSpec
-from workflows.models import TERMINAL_PHASES, RecordInput, TaskInput
+from domain.audit import RecordInput
+from domain.phases import TERMINAL_PHASES
+from domain.task import TaskInput
 
 RECORD_TYPE = "agent-agency/provenance"
 RECORD_VERSION = 1

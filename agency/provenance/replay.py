@@ -2,9 +2,11 @@
 workflow code would do? And, re-run from its recorded spec, does it come out the same?
 
 The determinism check runs Temporal's Replayer over the task's history against the
-workflow code of this process; a divergence is reported with Temporal's own description
-of the first command that no longer matches. The comparison of two outcomes reads their
-signed records (rounds, verdicts, changed files, gate results, outcome).
+workflow code its caller hands over (a process's entry point: this package may not
+import the workflow, see tests/test_layers.py); a divergence is reported with Temporal's
+own description of the first command that no longer matches. The comparison of two
+outcomes reads their signed records (rounds, verdicts, changed files, gate results,
+outcome).
 """
 
 from __future__ import annotations
@@ -31,15 +33,12 @@ class DeterminismReport:
 
 async def check_determinism(
     history: WorkflowHistory,
-    workflows: Sequence[type] | None = None,
+    workflows: Sequence[type],
     data_converter: DataConverter | None = None,
 ) -> DeterminismReport:
-    """`data_converter` must decode the history's payloads: with the codec on, pass
-    agency.temporal_client.data_converter(settings) (or the fetching client's)."""
-    if workflows is None:
-        from workflows.task import TaskWorkflow
-
-        workflows = [TaskWorkflow]
+    """Replay `history` against `workflows` (the task workflow's class, as this process
+    runs it). `data_converter` must decode the history's payloads: with the codec on,
+    pass agency.temporal_client.data_converter(settings) (or the fetching client's)."""
     replayer = Replayer(
         workflows=list(workflows), data_converter=data_converter or pydantic_data_converter
     )

@@ -59,7 +59,7 @@ from agency.provenance.signing import (
     unverified_payload,
     verify_token,
 )
-from workflows.models import TERMINAL_PHASES
+from domain.phases import TERMINAL_PHASES
 
 Status = Literal["pass", "fail", "skip"]
 CHECKS = ("record", "key", "signature", "database", "history", "git", "applied_commit")

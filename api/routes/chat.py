@@ -43,6 +43,8 @@ CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
 CLOSE_RATE_LIMITED = 4429
+# The role a chat connection needs (the dashboard's chat, api/ui, asks the same).
+CHAT_ROLE = "operator"
 
 
 class SessionCreate(BaseModel):
@@ -50,7 +52,11 @@ class SessionCreate(BaseModel):
 
     title: str | None = Field(default=None, max_length=200)
     model: str | None = Field(
-        default=None, max_length=200, description="A model name; default: the current one"
+        default=None,
+        max_length=200,
+        description="A model this API knows (GET /api/v1/models); default: the current one",
+        # The names come from this process's configuration (api.contract fills them in).
+        json_schema_extra={"x-enum-from": "models"},
     )
 
 
@@ -158,8 +164,8 @@ async def _authenticate(ws: WebSocket, state: AppState) -> tuple[Principal | Non
         key_id=row.id,
         key_prefix=row.prefix,
     )
-    if not principal.allows("operator"):
-        return None, CLOSE_FORBIDDEN, f"chat needs the operator role; the key is {row.role}"
+    if not principal.allows(CHAT_ROLE):
+        return None, CLOSE_FORBIDDEN, f"chat needs the {CHAT_ROLE} role; the key is {row.role}"
     if not state.limiter.take(row.id, row.role).allowed:
         return None, CLOSE_RATE_LIMITED, "rate limit reached; retry later"
     return principal, 0, ""
@@ -183,6 +189,19 @@ async def chat_socket(
     if principal is None:
         await _refuse(ws, code, reason)
         return
+    await serve_chat(ws, state, chat, principal, session_id, after)
+
+
+async def serve_chat(
+    ws: WebSocket,
+    state: AppState,
+    chat: ChatDep,
+    principal: Principal,
+    session_id: str,
+    after: int,
+) -> None:
+    """The connection of an authenticated `principal` to a session of its tenant (also
+    used by the dashboard's chat, which authenticates with its session cookie)."""
     async with state.sessions() as session:
         row = await store.get_session(session, session_id, principal.tenant)
     if row is None:

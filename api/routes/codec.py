@@ -22,7 +22,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 from google.protobuf import json_format
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from temporalio.api.common.v1 import Payloads
 
 from agency.codec import CodecError, EncryptionCodec
@@ -42,12 +42,17 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-# Bytes in protobuf JSON: base64, standard or URL-safe alphabet, padded or not.
-Base64 = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9+/_-]*={0,2}$")]
+# Bytes in protobuf JSON: base64, standard or URL-safe alphabet, padded or not (never
+# one character more than a multiple of four: no byte is spelled that way).
+Base64 = Annotated[
+    str, StringConstraints(pattern=r"^(?:[A-Za-z0-9+/_-]{4})*(?:[A-Za-z0-9+/_-]{2,3})?={0,2}$")
+]
 
 
 class PayloadJson(BaseModel):
     """A Temporal Payload in protobuf JSON."""
+
+    model_config = ConfigDict(extra="forbid")
 
     metadata: dict[str, Base64] = Field(
         default_factory=dict, description="metadata values, base64 (e.g. `encoding`)"
@@ -56,6 +61,8 @@ class PayloadJson(BaseModel):
 
 
 class PayloadsJson(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     payloads: list[PayloadJson] = Field(default_factory=list)
 
 

@@ -19,14 +19,14 @@ from api.outages import TEMPORAL, TemporalUnavailableError, is_temporal_unavaila
 from api.problems import Problem, ProblemError, conflict, not_found, unavailable
 from api.routes.tasks import TaskId
 from api.schemas import Accepted, GuidanceBody, OverrideBody, ParametersBody, ReasonBody
-from workflows.models import (
-    TERMINAL_PHASES,
+from domain.interventions import (
     GuidanceInput,
     Intervention,
     InterventionAck,
     OverrideInput,
     ParametersInput,
 )
+from domain.phases import TERMINAL_PHASES
 
 log = logging.getLogger("agency.api")
 

@@ -22,7 +22,11 @@ router = APIRouter(prefix="/api/v1/keys", tags=["keys"])
 
 KeyId = Annotated[str, Path(pattern=r"^[0-9a-f]{12}$", description="the key id (12 hex digits)")]
 ERRORS: dict[int | str, dict[str, Any]] = {
-    404: {"model": Problem, "description": "No such key in the caller's tenant"},
+    404: {
+        "model": Problem,
+        "description": "No such key in the caller's tenant (revoked keys included: once "
+        "revoked, a key is listed by GET /api/v1/keys?include_revoked=true only)",
+    },
 }
 REVOKE_ERRORS: dict[int | str, dict[str, Any]] = {
     **ERRORS,
@@ -114,8 +118,10 @@ async def who_am_i(principal: ViewerDep) -> WhoAmI:
 
 @router.get("/{key_id}", response_model=KeyPublic, responses=ERRORS)
 async def get_key(session: SessionDep, principal: AdminDep, key_id: KeyId) -> KeyPublic:
+    """An active key of the tenant. A revoked key is gone from here (DELETE removed it),
+    as HTTP has it; the list with `include_revoked` keeps its record."""
     row = await keys.get_key(session, key_id)
-    if row is None or row.tenant != principal.tenant:
+    if row is None or row.tenant != principal.tenant or not row.active:
         raise not_found(f"key {key_id}")
     return key_public(row)
 

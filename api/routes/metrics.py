@@ -21,6 +21,22 @@ router = APIRouter(prefix="/api/v1/metrics", tags=["metrics"])
 
 INTERVAL_S = 1.0
 MAX_SNAPSHOTS = 86_400
+# One event of the stream (OpenAPI 3.1: a text/event-stream schema describes one event):
+# `kpi`, its data a KpiSnapshot as JSON, its id the snapshot's number from 0.
+KPI_EVENT = {
+    "type": "object",
+    "required": ["event", "data", "id"],
+    "properties": {
+        "event": {"const": "kpi"},
+        "data": {
+            "type": "string",
+            "contentMediaType": "application/json",
+            "contentSchema": {"$ref": "#/components/schemas/KpiSnapshot"},
+        },
+        "id": {"type": "string", "pattern": "^[0-9]+$"},
+        "retry": {"type": "integer", "minimum": 0},
+    },
+}
 
 
 def kpi_source(request: Request, state: StateDep) -> KpiSource:
@@ -41,7 +57,7 @@ async def metrics_snapshot(request: Request, state: StateDep, principal: ViewerD
     responses={
         200: {
             "description": "A `kpi` event with a KpiSnapshot (JSON) every second",
-            "content": {SSE: {"schema": {"type": "string"}}},
+            "content": {SSE: {"schema": KPI_EVENT}},
         }
     },
     response_class=EventSourceResponse,

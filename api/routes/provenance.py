@@ -18,6 +18,7 @@ from api.deps import SessionDep, StateDep, ViewerDep
 from api.outages import TEMPORAL, is_temporal_unavailable
 from api.problems import Problem, not_found, unavailable
 from api.provenance_schemas import CheckPublic, ProvenancePublic, ReplayPublic
+from api.routes.tasks import TaskId
 
 router = APIRouter(prefix="/api/v1/tasks", tags=["provenance"])
 
@@ -44,7 +45,7 @@ async def _client(state: StateDep) -> Client | None:
 
 @router.get("/{task_id}/provenance", response_model=ProvenancePublic, responses=RESPONSES)
 async def task_provenance(
-    state: StateDep, session: SessionDep, principal: ViewerDep, task_id: str
+    state: StateDep, session: SessionDep, principal: ViewerDep, task_id: TaskId
 ) -> ProvenancePublic:
     """Verify the task's signed record: signature, key, database, Temporal history, git.
     Answers 200 whatever the outcome; `verified` is true only when no check failed."""
@@ -67,10 +68,12 @@ async def task_provenance(
 
 @router.get("/{task_id}/replay", response_model=ReplayPublic, responses=RESPONSES)
 async def task_replay(
-    state: StateDep, session: SessionDep, principal: ViewerDep, task_id: str
+    state: StateDep, session: SessionDep, principal: ViewerDep, task_id: TaskId
 ) -> ReplayPublic:
     """Replay the task's Temporal history against this server's workflow code."""
     task = await _task(session, principal, task_id)
+    if not state.workflows:
+        raise unavailable("this API process was started without the workflow code to replay")
     client = await _client(state)
     if client is None:
         raise unavailable("Temporal is unreachable", TEMPORAL)
@@ -85,7 +88,7 @@ async def task_replay(
     except TimeoutError as err:
         raise unavailable("Temporal did not send the history in time", TEMPORAL) from err
     # The client's converter decrypts the history when the payload codec is on.
-    report = await check_determinism(history, data_converter=client.data_converter)
+    report = await check_determinism(history, state.workflows, data_converter=client.data_converter)
     return ReplayPublic(
         task_id=task.id,
         workflow_id=report.workflow_id,

@@ -29,11 +29,11 @@ from agency.db import records
 from agency.db.models import Task, TaskEvent
 from api.deps import SessionDep, StateDep, ViewerDep
 from api.outages import is_database_unavailable
-from api.problems import FieldProblem, Problem, invalid, not_found
+from api.problems import Problem, not_found
 from api.routes.tasks import TaskId
 from api.schemas import EventList, TaskEventPublic
 from api.state import AppState
-from workflows.models import TERMINAL_PHASES
+from domain.phases import TERMINAL_PHASES
 
 log = logging.getLogger("agency.api")
 
@@ -77,16 +77,64 @@ def wants_stream(request: Request) -> bool:
     return SSE in request.headers.get("accept", "")
 
 
+def decimal_up_to(limit: int) -> str:
+    """A pattern for the decimal numbers 0..limit, without leading zeros."""
+    digits = str(limit)
+    if len(digits) == 1:
+        return f"^[0-{digits}]$"
+    # Fewer digits than the limit: any such number.
+    parts = ["[0-9]"] + [f"[1-9][0-9]{{{n}}}" for n in range(1, len(digits) - 1)]
+    # As many digits: the limit's first i digits, then a smaller one, then any.
+    for i, digit in enumerate(digits):
+        low = 1 if i == 0 else 0
+        if int(digit) > low:
+            rest = len(digits) - i - 1
+            top = int(digit) - 1
+            smaller = str(low) if top == low else f"[{low}-{top}]"
+            parts.append(digits[:i] + smaller + (f"[0-9]{{{rest}}}" if rest else ""))
+    parts.append(digits)
+    return "^(?:" + "|".join(parts) + ")$"
+
+
+# A Last-Event-ID is a seq this stream sent.
+SEQ_PATTERN = decimal_up_to(MAX_SEQ)
+
+
 def _resume_point(after: int | None, last_event_id: str | None) -> int:
-    if last_event_id is None or not last_event_id.strip():
-        return after or 0
-    text = last_event_id.strip()
-    if not text.isdigit() or int(text) > MAX_SEQ:
-        raise invalid(
-            [FieldProblem(path="Last-Event-ID", message="must be an event sequence number")]
-        )
     # Whichever of the two is further along wins: never send an event twice.
-    return max(int(text), after or 0)
+    return max(int(last_event_id or 0), after or 0)
+
+
+def _sse_event(name: str, data: dict[str, Any], *, with_id: bool = False) -> dict[str, Any]:
+    """One event of the stream as schemathesis and EventSource read it: its `event` name,
+    its `data` (a JSON text), the `id` in force (the last one sent) and `retry`."""
+    return {
+        "type": "object",
+        "required": ["event", "data"],
+        "properties": {
+            "event": {"const": name},
+            "data": {"type": "string", "contentMediaType": "application/json", **data},
+            "id": {"type": "string", "pattern": "^[0-9]+$"},
+            "retry": {"type": "integer", "minimum": 0},
+        },
+        **({"description": "carries its seq as `id`"} if with_id else {}),
+    }
+
+
+# The stream's events, each as one SSE event (OpenAPI 3.1: a text/event-stream schema
+# describes one event).
+EVENT_STREAM_SCHEMA = {
+    "anyOf": [
+        _sse_event(
+            "message",
+            {"contentSchema": {"$ref": "#/components/schemas/TaskEventPublic"}},
+            with_id=True,
+        ),
+        _sse_event("reconnecting", {"description": "why, attempt, retry_in_ms, last_seq"}),
+        _sse_event("resumed", {"description": "last_seq"}),
+        _sse_event("end", {"description": "phase, last_seq"}),
+    ]
+}
 
 
 @router.get(
@@ -97,7 +145,7 @@ def _resume_point(after: int | None, last_event_id: str | None) -> int:
             "description": "The events after `after` (or `Last-Event-ID`): a JSON page, or "
             "with `Accept: text/event-stream` a live stream of them (with `reconnecting` and "
             "`resumed` events while the database is unavailable, and `end` at the end)",
-            "content": {SSE: {"schema": {"type": "string"}, "example": EVENT_EXAMPLE}},
+            "content": {SSE: {"schema": EVENT_STREAM_SCHEMA, "example": EVENT_EXAMPLE}},
         },
         204: {"description": "Stream requested for a finished task past its last event"},
         404: {"model": Problem, "description": "No such task (or not in the key's tenant)"},
@@ -118,7 +166,7 @@ async def task_events(
         str | None,
         Header(
             alias="Last-Event-ID",
-            max_length=20,
+            pattern=SEQ_PATTERN,
             description="Resume a stream after this seq (sent by EventSource on reconnect)",
         ),
     ] = None,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Path, Response
@@ -25,15 +24,16 @@ from api.deps import OperatorDep, SessionDep, StateDep, ViewerDep
 from api.outages import TEMPORAL, TemporalUnavailableError, is_temporal_unavailable
 from api.problems import FieldProblem, Problem, invalid, not_found, unavailable
 from api.query_models import query_model, query_parameters
-from api.schemas import AuditList, AuditPublic, TaskList, TaskPublic
+from api.schemas import AuditList, AuditPublic, TaskList, TaskPublic, Timestamp
 from api.submission import parse_submission
 from api.task_json import json_response, public_from_row
 from api.task_views import live_state, task_public, with_live_state
 from api.temporal_gateway import describe
 from council.models import Judgment
 from council.spec import ExecutionMode, Mode, TaskSpec
-from workflows.models import TERMINAL_PHASES, ExecutorOptions, Phase, TaskInput
-from workflows.task import WORKFLOW_NAME
+from domain.execution import ExecutorOptions
+from domain.phases import TERMINAL_PHASES, Phase
+from domain.task import WORKFLOW_NAME, TaskInput
 
 log = logging.getLogger("agency.api")
 
@@ -56,8 +56,14 @@ SUBMIT_ERRORS: dict[int | str, dict[str, Any]] = {
     },
     503: ERRORS[503],
 }
-# Task ids are UUIDs; the bound keeps anything longer away from the database.
-TaskId = Annotated[str, Path(min_length=1, max_length=64)]
+UUID = {"format": "uuid"}
+# The body's schema: TaskSpec's with the submission rules (api.submission_schema).
+TASK_SPEC_REF = "#/components/schemas/TaskSpec"
+# Task ids are UUIDs: any other id names no task (404); the bound keeps anything longer
+# away from the database (422).
+TaskId = Annotated[
+    str, Path(min_length=1, max_length=64, description="a task id", json_schema_extra=UUID)
+]
 
 
 @router.post(
@@ -68,7 +74,7 @@ TaskId = Annotated[str, Path(min_length=1, max_length=64)]
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": TaskSpec.model_json_schema()}},
+            "content": {"application/json": {"schema": {"$ref": TASK_SPEC_REF}}},
         }
     },
 )
@@ -189,13 +195,16 @@ class TaskFilters(BaseModel):
     q: str | None = Field(
         default=None, max_length=200, description="text in the title, CAWS id or task id"
     )
-    created_after: datetime | None = Field(
+    created_after: Timestamp | None = Field(
         default=None, description="created at or after (inclusive)"
     )
-    created_before: datetime | None = Field(default=None, description="created before")
+    created_before: Timestamp | None = Field(default=None, description="created before")
     limit: int = Field(default=50, ge=1, le=200, description="page size (at most 200)")
     cursor: str | None = Field(
-        default=None, max_length=500, description="next_cursor of the previous page"
+        default=None,
+        max_length=100,
+        pattern=records.CURSOR_PATTERN,
+        description="next_cursor of the previous page",
     )
 
 

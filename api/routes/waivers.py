@@ -21,13 +21,13 @@ from api.problems import FieldProblem, Problem, ProblemError, invalid, not_found
 from api.waiver_schemas import (
     ApproveBody,
     RevokeBody,
+    Waiver,
     WaiverApprovalPublic,
     WaiverCreate,
     WaiverDelta,
     WaiverFileProblem,
     WaiverFilePublic,
     WaiverList,
-    WaiverPublic,
     WaiverStatus,
 )
 from council.policy import DEFAULT_POLICY, Policy, parse_policy
@@ -53,9 +53,9 @@ def _policy(settings: Settings) -> Policy:
         raise unavailable(f"the policy cannot be read: {err}") from err
 
 
-async def _public(session: SessionDep, row: store.WaiverRow, policy: Policy) -> WaiverPublic:
+async def _public(session: SessionDep, row: store.WaiverRow, policy: Policy) -> Waiver:
     approvals = await store.list_approvals(session, row.id)
-    return WaiverPublic(
+    return Waiver(
         id=row.id,
         title=row.title,
         reason=row.reason,
@@ -86,10 +86,10 @@ def _required(policy: Policy, risk_tier: int | None) -> int:
     return policy.min_approvers(risk_tier or 1)
 
 
-@router.post("", status_code=201, response_model=WaiverPublic, responses=RESPONSES)
+@router.post("", status_code=201, response_model=Waiver, responses=RESPONSES)
 async def create_waiver(
     state: StateDep, session: SessionDep, principal: OperatorDep, body: WaiverCreate
-) -> WaiverPublic:
+) -> Waiver:
     now = utcnow()
     if body.expires_at <= now:
         raise invalid([FieldProblem(path="expires_at", message="must be in the future")])
@@ -150,10 +150,10 @@ def _waiver_files(settings: Settings) -> list[WaiverFilePublic]:
     ]
 
 
-@router.get("/{waiver_id}", response_model=WaiverPublic, responses=RESPONSES)
+@router.get("/{waiver_id}", response_model=Waiver, responses=RESPONSES)
 async def get_waiver(
     state: StateDep, session: SessionDep, principal: ViewerDep, waiver_id: WaiverId
-) -> WaiverPublic:
+) -> Waiver:
     await store.expire_due(session)
     row = await store.get_waiver(session, waiver_id, principal.tenant)
     if row is None:
@@ -161,14 +161,14 @@ async def get_waiver(
     return await _public(session, row, _policy(state.settings))
 
 
-@router.post("/{waiver_id}/approve", response_model=WaiverPublic, responses=RESPONSES)
+@router.post("/{waiver_id}/approve", response_model=Waiver, responses=RESPONSES)
 async def approve_waiver(
     state: StateDep,
     session: SessionDep,
     principal: AdminDep,
     waiver_id: WaiverId,
     body: ApproveBody | None = None,
-) -> WaiverPublic:
+) -> Waiver:
     policy = _policy(state.settings)
     existing = await store.get_waiver(session, waiver_id, principal.tenant)
     if existing is None:
@@ -187,14 +187,14 @@ async def approve_waiver(
     return await _public(session, row, policy)
 
 
-@router.post("/{waiver_id}/revoke", response_model=WaiverPublic, responses=RESPONSES)
+@router.post("/{waiver_id}/revoke", response_model=Waiver, responses=RESPONSES)
 async def revoke_waiver(
     state: StateDep,
     session: SessionDep,
     principal: AdminDep,
     waiver_id: WaiverId,
     body: RevokeBody,
-) -> WaiverPublic:
+) -> Waiver:
     try:
         row = await store.revoke_waiver(
             session, waiver_id, by=principal.actor, reason=body.reason, tenant=principal.tenant

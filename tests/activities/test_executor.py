@@ -35,6 +35,17 @@ from agency.executor.host import HostRuns
 from agency.settings import Settings
 from council.spec import TaskSpec
 from council.validation import parse_task_spec
+from domain import errors
+from domain.activities import (
+    ApplyInput,
+    ApplyOutput,
+    ClaimInput,
+    ControlInput,
+    DiscardInput,
+    ExecuteInput,
+    GatesInput,
+)
+from domain.execution import ExecutionSummary, ExecutorClaim
 from tests.agency.executor.conftest import (
     PY,
     all_stopped,
@@ -52,17 +63,6 @@ from tests.agency.executor.conftest import (
 )
 from tests.support.repos import task_spec
 from workflows import activity_options as opts
-from workflows.models import (
-    ApplyInput,
-    ApplyOutput,
-    ClaimInput,
-    ControlInput,
-    DiscardInput,
-    ExecuteInput,
-    ExecutionSummary,
-    ExecutorClaim,
-    GatesInput,
-)
 
 pytestmark = needs_bwrap
 
@@ -185,8 +185,8 @@ async def test_a_claim_answers_the_host_queue_and_is_refused_at_capacity(
     await until(lambda: len(sleepers(mark)) == 1, what="the run filling the host")
     err = await application_error(env.run(executor.acts.claim_executor, CLAIM_INPUT))
     # Retryable (the workflow's claim policy retries it, letting another executor answer).
-    assert err.type == opts.EXECUTOR_BUSY and not err.non_retryable
-    assert opts.EXECUTOR_BUSY not in opts.NON_RETRYABLE
+    assert err.type == errors.EXECUTOR_BUSY and not err.non_retryable
+    assert errors.EXECUTOR_BUSY not in opts.NON_RETRYABLE
     assert "capacity" in err.message and CLAIM.executor in err.message
     busy_env.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -272,7 +272,7 @@ async def test_a_model_agents_patch_is_read_from_a_database_artifact(executor: E
     ]:
         inp = execute_input(executor.repo, run_id, patch_artifact=artifact, **model)
         err = await application_error(run_agent(executor, inp))
-        assert err.type == opts.INVALID_INPUT, run_id
+        assert err.type == errors.INVALID_INPUT, run_id
     assert executor.runs.active() == 0
 
 
@@ -282,7 +282,7 @@ async def test_run_agent_without_a_sandbox_is_refused(executor: Executor, tmp_pa
     acts = ExecutorActivities(settings, runs, executor.sessions, CLAIM)
     inp = execute_input(executor.repo, "run-refused", argv=["true"])
     err = await application_error(ActivityEnvironment().run(acts.run_agent, inp))
-    assert err.type == opts.EXECUTOR_REFUSED and "bubblewrap" in err.message
+    assert err.type == errors.EXECUTOR_REFUSED and "bubblewrap" in err.message
 
 
 async def test_run_agent_heartbeats_and_cancellation_kills_the_process_group(
@@ -341,7 +341,7 @@ async def test_apply_change_rebuilds_a_missing_tree_from_the_database_artifact(
     # Without the tree, the diff is needed: a missing artifact is an invalid request.
     missing = apply_input(executor, summary, repo=str(elsewhere), diff_artifact=NO_SUCH_DIFF)
     err = await application_error(apply(executor, missing))
-    assert err.type == opts.INVALID_INPUT and NO_SUCH_DIFF in err.message
+    assert err.type == errors.INVALID_INPUT and NO_SUCH_DIFF in err.message
     assert git(elsewhere, "rev-parse", "main") == summary.base_commit
 
     there = await apply(executor, apply_input(executor, summary, repo=str(elsewhere)))
@@ -358,7 +358,7 @@ async def test_apply_change_maps_errors_to_the_workflow_error_types(executor: Ex
     bad = await application_error(
         apply(executor, apply_input(executor, summary, target_branch="no..dots"))
     )
-    assert bad.type == opts.INVALID_INPUT and "no..dots" in bad.message
+    assert bad.type == errors.INVALID_INPUT and "no..dots" in bad.message
 
     # A branch locked by another writer: retryable, without a type the policy stops on.
     git(executor.repo, "branch", "locked")
@@ -379,8 +379,10 @@ async def test_apply_change_maps_errors_to_the_workflow_error_types(executor: Ex
     (executor.repo / "README.md").write_text("theirs\n")
     git(executor.repo, "commit", "--quiet", "-am", "conflicting")
     conflict = await application_error(apply(executor, apply_input(executor, summary)))
-    assert conflict.type == opts.APPLY_CONFLICT and "README.md" in conflict.message
-    assert opts.APPLY_CONFLICT in opts.NON_RETRYABLE and opts.INVALID_INPUT in opts.NON_RETRYABLE
+    assert conflict.type == errors.APPLY_CONFLICT and "README.md" in conflict.message
+    assert (
+        errors.APPLY_CONFLICT in opts.NON_RETRYABLE and errors.INVALID_INPUT in opts.NON_RETRYABLE
+    )
     assert git(executor.repo, "rev-parse", "main^") == main  # only the user's commit
 
 
@@ -400,17 +402,17 @@ async def test_gates_control_and_discard_on_the_host_queue(executor: Executor) -
     unknown = await application_error(
         env.run(acts.run_gates, GatesInput(run_id="nope", spec=run_spec))
     )
-    assert unknown.type == opts.NOT_FOUND
+    assert unknown.type == errors.NOT_FOUND
     actions: tuple[Literal["suspend", "resume"], ...] = ("suspend", "resume")
     for action in actions:
         err = await application_error(
             env.run(acts.control_agent, ControlInput(run_id="nope", action=action))
         )
-        assert err.type == opts.NOT_FOUND
+        assert err.type == errors.NOT_FOUND
         err = await application_error(
             env.run(acts.control_agent, ControlInput(run_id="run-g", action=action))
         )
-        assert err.type == opts.EXECUTOR_REFUSED and "finished" in err.message
+        assert err.type == errors.EXECUTOR_REFUSED and "finished" in err.message
 
     worktree = executor.runs.layout.worktree("run-g")
     assert worktree.is_dir()
@@ -420,7 +422,7 @@ async def test_gates_control_and_discard_on_the_host_queue(executor: Executor) -
     gone = await application_error(
         env.run(acts.run_gates, GatesInput(run_id="run-g", spec=run_spec))
     )
-    assert gone.type == opts.NOT_FOUND
+    assert gone.type == errors.NOT_FOUND
 
 
 async def test_control_agent_suspends_and_resumes_a_running_agent(executor: Executor) -> None:
@@ -437,7 +439,7 @@ async def test_control_agent_suspends_and_resumes_a_running_agent(executor: Exec
     assert await env.run(executor.acts.control_agent, resume) == "running"
     await until(lambda: none_stopped(mark), what="the group running")
     err = await application_error(env.run(executor.acts.control_agent, resume))
-    assert err.type == opts.EXECUTOR_REFUSED
+    assert err.type == errors.EXECUTOR_REFUSED
     run_env.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task

@@ -23,8 +23,9 @@ from agency.settings import Settings
 from council.models import ChangedFile, Judgment
 from council.policy import DEFAULT_POLICY
 from council.validation import parse_task_spec
+from domain.activities import JudgeInput, ValidateInput
+from domain.execution import ExecutionSummary
 from tests.support.repos import make_repo, task_spec
-from workflows.models import ExecutionSummary, JudgeInput, ValidateInput
 
 # Tier 2 allows 1 file and 5 lines here; the change below has 2 files and 12 lines.
 POLICY = {

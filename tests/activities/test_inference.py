@@ -22,9 +22,10 @@ from agency.settings import Settings
 from council.models import ChangedFile, GateResult
 from council.policy import DEFAULT_POLICY
 from council.validation import parse_task_spec
+from domain.activities import DraftInput, GenerateInput, JudgeInput
+from domain.execution import ExecutionSummary
 from tests.support.inference import QUESTION, engine
 from tests.support.repos import make_repo, task_spec
-from workflows.models import DraftInput, ExecutionSummary, GenerateInput, JudgeInput
 
 __all__ = ["engine"]
 

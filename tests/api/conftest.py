@@ -13,6 +13,7 @@ from agency.db.keys import Role
 from api.app import create_app
 from tests.support.harness import Harness, harness
 from tests.support.keys import bearer, make_key
+from workflows.task import TaskWorkflow
 
 
 @dataclass
@@ -46,7 +47,7 @@ async def api(dev_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[Api
     """The API served over real HTTP, with a worker, an executor and SQLite behind it."""
     async with harness(dev_env.client, tmp_path) as h:
         admin = await make_key(h.settings.effective_database_url, "tester", "admin")
-        with serve_app(create_app(h.settings)) as url:
+        with serve_app(create_app(h.settings, workflows=[TaskWorkflow])) as url:
             async with httpx.AsyncClient(base_url=url, headers=bearer(admin), timeout=30) as http:
                 under_test = ApiUnderTest(http=http, h=h, url=url, admin_key=admin)
                 try:

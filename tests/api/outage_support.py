@@ -17,8 +17,8 @@ import httpx
 
 from agency.db import records
 from agency.db.engine import make_engine, session_maker
+from domain.audit import ProjectionPatch
 from tests.agency.db.factories import add_task, record
-from workflows.models import ProjectionPatch
 
 PROBLEM = "application/problem+json"
 T = TypeVar("T")

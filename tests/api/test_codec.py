@@ -30,6 +30,7 @@ from api.app import create_app
 from api.codec_auth import CODEC_COOKIE
 from tests.support.harness import TEMPORAL_BIN, harness
 from tests.support.keys import bearer, make_key
+from workflows.task import TaskWorkflow
 
 UI_ORIGIN = "http://127.0.0.1:18233"
 
@@ -108,14 +109,16 @@ async def test_an_encrypted_history_reads_only_through_the_codec(
         history = await client.get_workflow_handle(handle.id).fetch_history()
         facts = await hist.facts(history, history.events, client.data_converter)
         assert facts.task.spec.title == f"Add triple() {marker}"
-        replay = await check_determinism(history, data_converter=client.data_converter)
+        replay = await check_determinism(
+            history, [TaskWorkflow], data_converter=client.data_converter
+        )
         assert replay.deterministic, replay.divergence
         # A client without the keys cannot read it, and says why.
         with pytest.raises(hist.HistoryError):
             await hist.facts(raw, raw.events, dev_env.client.data_converter)
 
         operator = await make_key(h.settings.effective_database_url, "ops", "operator")
-        with serve_app(create_app(h.settings)) as url:
+        with serve_app(create_app(h.settings, workflows=[TaskWorkflow])) as url:
             async with httpx.AsyncClient(base_url=url, headers=bearer(operator)) as http:
                 task_id = handle.id.removeprefix("task-")
                 provenance = (await http.get(f"/api/v1/tasks/{task_id}/provenance")).json()

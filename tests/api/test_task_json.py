@@ -11,9 +11,9 @@ from agency.db import Reader, apply_record, get_task, list_tasks, read_task
 from api.schemas import TaskList
 from api.task_json import TaskJson, public_from_row
 from api.task_views import task_public
+from domain.audit import ProjectionPatch
 from tests.agency.db.factories import add_task, judgments, record
 from tests.support.db_fixtures import db_url, pg_url, reader, sessions, sqlite_url
-from workflows.models import ProjectionPatch
 
 __all__ = ["db_url", "pg_url", "reader", "sessions", "sqlite_url"]
 

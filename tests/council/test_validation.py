@@ -233,3 +233,11 @@ def test_secrets_are_names_each_checked() -> None:
     assert found["agent.secrets[1]"] == ["GH_TOKEN is named twice"]
     assert "not a variable name" in found["agent.secrets[2]"][0]
     assert "both a secret and a plain" in found["agent.secrets[3]"][0]
+
+
+def test_names_and_ids_with_a_trailing_newline_are_refused() -> None:
+    found = problems_of(
+        spec_data(agent={"argv": ["tool"], "env": {"OK\n": "x"}, "secrets": ["GH\n"]})
+    )
+    assert "not a variable name" in found["agent.env.OK\n"][0]
+    assert "not a variable name" in found["agent.secrets[0]"][0]

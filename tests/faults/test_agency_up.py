@@ -26,6 +26,7 @@ from tests.faults.tasks import Tasks, agent_running
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(600)]
 
 AGENT_SECONDS = 5.0
+LONG_AGENT_SECONDS = 15.0
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +83,9 @@ def test_a_killed_child_is_restarted_and_the_tasks_complete(
 def test_the_whole_stack_killed_resumes_every_open_task_on_the_next_agency_up(
     stack: AgencyUp, tasks: Tasks
 ) -> None:
-    in_flight = [tasks.submit(AGENT_SECONDS), tasks.submit(AGENT_SECONDS)]
+    # Agents long enough that a slow machine still kills them mid-run (the checks below
+    # need the host to die while they run).
+    in_flight = [tasks.submit(LONG_AGENT_SECONDS), tasks.submit(LONG_AGENT_SECONDS)]
     wait_until(lambda: agents_running(stack, 2), 60, "two agents running")
 
     stack.kill_everything()

@@ -18,8 +18,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from agency.executor.worker import running_executor
+from domain.interventions import Intervention, InterventionAck
 from tests.support.harness import TEMPORAL_BIN, Harness, harness, state_of
-from workflows.models import Intervention, InterventionAck
 
 HERE = Path(__file__).parent
 

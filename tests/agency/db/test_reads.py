@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agency.db import Reader, apply_record, list_tasks, read_task
 from agency.db.reads import SQLiteReader
+from domain.audit import ProjectionPatch
 from tests.agency.db.factories import add_task, record
 from tests.support.postgres import plain_dsn
-from workflows.models import ProjectionPatch
 
 Sessions = async_sessionmaker[AsyncSession]
 

@@ -24,8 +24,8 @@ from agency.db import (
     ping,
 )
 from agency.db.engine import make_engine, session_maker
+from domain.audit import ProjectionPatch
 from tests.agency.db.factories import add_task, judgments, record
-from workflows.models import ProjectionPatch
 
 Sessions = async_sessionmaker[AsyncSession]
 

@@ -20,8 +20,9 @@ from agency.provenance.record import (
 )
 from council.models import Judgment, Violation
 from council.validation import parse_task_spec
+from domain.audit import RecordInput
+from domain.task import TaskInput
 from tests.support.repos import task_spec
-from workflows.models import RecordInput, TaskInput
 
 T0 = datetime(2025, 11, 27, 9, 0, 0, 123456, tzinfo=UTC)
 

@@ -9,8 +9,8 @@ from temporalio import workflow
 from temporalio.client import WorkflowHistory
 
 from agency.provenance.replay import check_determinism, compare_outcomes, outcome_of
-from workflows.models import TaskInput, TaskResult
-from workflows.task import WORKFLOW_NAME, TaskWorkflow
+from domain.task import WORKFLOW_NAME, TaskInput, TaskResult
+from workflows.task import TaskWorkflow
 
 HISTORY = Path(__file__).parents[2] / "histories" / "auto_completed.json"
 
@@ -30,7 +30,7 @@ class ChangedTaskWorkflow(TaskWorkflow):
 
 
 async def test_a_finished_task_replays_clean() -> None:
-    report = await check_determinism(golden())
+    report = await check_determinism(golden(), [TaskWorkflow])
     assert report.deterministic and report.divergence is None
     assert report.events == len(golden().events)
 

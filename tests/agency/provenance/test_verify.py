@@ -31,9 +31,10 @@ from agency.provenance.keystore import Keystore, SigningKey
 from agency.provenance.record import build_record, header_from_task_row, trail_from_audit
 from agency.provenance.signing import CONTENT_TYPE, sign_record, unverified_payload
 from agency.provenance.verify import Report, Verifier
+from domain.audit import RecordInput
+from domain.interventions import Intervention
 from tests.support.harness import Harness, harness, state_of
 from tests.support.repos import git as run_git
-from workflows.models import Intervention, RecordInput
 
 IDENTITY = {
     "GIT_AUTHOR_NAME": "Mallory",

@@ -1,0 +1,23 @@
+"""The phases a task goes through, in the order the workflow enters them, and the
+ones that end it."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+Phase = Literal[
+    "queued",
+    "validating",
+    "plan_review",
+    "executing",
+    "gating",
+    "result_review",
+    "awaiting_approval",
+    "applying",
+    "recording",
+    "completed",
+    "failed",
+    "rejected",
+    "canceled",
+]
+TERMINAL_PHASES: frozenset[str] = frozenset({"completed", "failed", "rejected", "canceled"})

@@ -1,0 +1,33 @@
+"""Calling an activity through its typed reference (domain/activities.py).
+
+The name Temporal schedules and the type the result is decoded to both come from the
+reference, the options from workflows/activity_options.py; a call site passes the input
+and nothing else that could drift from the definition.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar, cast
+
+from pydantic import BaseModel
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from domain.activities import ActivityRef
+
+InputT = TypeVar("InputT", bound=BaseModel)
+OutputT = TypeVar("OutputT")
+
+
+async def call(
+    ref: ActivityRef[InputT, OutputT],
+    arg: InputT,
+    options: workflow.ActivityConfig,
+    *,
+    activity_id: str | None = None,
+) -> OutputT:
+    config = options.copy()
+    if activity_id is not None:
+        config["activity_id"] = activity_id
+    result = await workflow.execute_activity(ref.name, arg, result_type=ref.output, **config)
+    return cast(OutputT, result)

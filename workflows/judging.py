@@ -1,0 +1,80 @@
+"""The council's decisions: a plan review or a result review, and a human's override."""
+
+from __future__ import annotations
+
+from temporalio import workflow
+
+from workflows.calls import call
+from workflows.recording import record
+from workflows.state import TaskRun
+
+with workflow.unsafe.imports_passed_through():
+    from council.models import Decision, Stage
+    from domain.activities import JUDGE, JudgeInput, JudgeOutput
+    from domain.audit import ProjectionPatch
+    from domain.execution import ExecutionSummary
+    from domain.task import Round
+    from workflows import activity_options as opts
+
+
+async def judge(
+    run: TaskRun, stage: Stage, execution: ExecutionSummary | None, can_refine: bool
+) -> JudgeOutput:
+    """The four judges on the plan (no execution) or on an iteration's result, with the
+    policy and waivers snapshotted at validation; their decision is recorded."""
+    assert run.validation is not None
+    out = await call(
+        JUDGE,
+        JudgeInput(
+            task_id=run.task_id,
+            stage=stage,
+            iteration=run.iteration,
+            spec=run.spec.model_copy(update={"risk_tier": run.risk_tier}),
+            policy=run.validation.policy,
+            waivers=run.validation.waivers,
+            execution=execution,
+            now=workflow.now(),
+            can_refine=can_refine,
+        ),
+        opts.JUDGING,
+    )
+    run.verdicts = out.judgments
+    run.decision = out.decision
+    run.rounds.append(
+        Round(stage=stage, iteration=run.iteration, judgments=out.judgments, decision=out.decision)
+    )
+    await record(
+        run,
+        "judgment",
+        action=f"{stage}_review",
+        actor="council",
+        verdict=out.decision.outcome,
+        detail={"score": out.decision.score, "reasons": out.decision.reasons},
+        projection=ProjectionPatch(verdicts=out.judgments),
+        judgments=out.judgments,
+        stage=stage,
+    )
+    return out
+
+
+def apply_override(run: TaskRun, decision: Decision) -> Decision:
+    """A human override replaces the council's verdict once, at the next decision."""
+    if run.override is None:
+        return decision
+    override, run.override = run.override, None
+    outcome = "approve" if override.verdict == "approve" else "reject"
+    replaced = decision.model_copy(
+        update={
+            "outcome": outcome,
+            "reasons": [
+                f"overridden by {override.actor} to {override.verdict}: {override.reason}",
+                *decision.reasons,
+            ],
+        }
+    )
+    run.decision = replaced
+    return replaced
+
+
+def reasons(decision: Decision) -> str:
+    return "; ".join(decision.reasons) or decision.outcome

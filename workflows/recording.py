@@ -1,0 +1,84 @@
+"""Every transition of the task, written through the `record` activity: its event, its
+audit entry and its projection update, numbered in the order the workflow makes them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from temporalio import workflow
+
+from workflows.calls import call
+from workflows.state import TaskRun
+
+with workflow.unsafe.imports_passed_through():
+    from council.models import Judgment, Stage
+    from domain.activities import RECORD
+    from domain.audit import ProjectionPatch, RecordInput
+    from domain.phases import Phase
+    from workflows import activity_options as opts
+
+
+async def enter(
+    run: TaskRun,
+    phase: Phase,
+    *,
+    action: str,
+    actor: str = "system",
+    verdict: str | None = None,
+    approval_status: str | None = None,
+    detail: dict[str, Any] | None = None,
+    projection: ProjectionPatch | None = None,
+) -> None:
+    """Enter `phase`, and record it."""
+    run.phase = phase
+    patch = (projection or ProjectionPatch()).model_copy(
+        update={"phase": phase, "workflow_run_id": workflow.info().run_id}
+    )
+    await record(
+        run,
+        "phase",
+        action=action,
+        actor=actor,
+        verdict=verdict,
+        approval_status=approval_status,
+        detail=detail,
+        projection=patch,
+    )
+
+
+async def record(
+    run: TaskRun,
+    kind: str,
+    *,
+    action: str,
+    actor: str = "system",
+    verdict: str | None = None,
+    approval_status: str | None = None,
+    detail: dict[str, Any] | None = None,
+    projection: ProjectionPatch | None = None,
+    judgments: list[Judgment] | None = None,
+    stage: Stage | None = None,
+) -> None:
+    # The sequence number is taken before the first await, so concurrent records
+    # (a signal handler and the main flow) never share one.
+    run.seq += 1
+    await call(
+        RECORD,
+        RecordInput(
+            task_id=run.task_id,
+            seq=run.seq,
+            at=workflow.now(),
+            kind=kind,
+            phase=run.phase,
+            actor=actor,
+            action=action,
+            verdict=verdict,
+            approval_status=approval_status,
+            detail=detail or {},
+            projection=projection or ProjectionPatch(),
+            judgments=judgments or [],
+            stage=stage,
+            iteration=run.iteration,
+        ),
+        opts.QUICK,
+    )

@@ -240,7 +240,7 @@ class Stack:
             argv += ["--namespace", self.settings.temporal_namespace]
         if self.settings.codec_keys or self.settings.codec_keys_file:
             # Payloads are encrypted: the embedded UI decodes them through the API (a
-            # browser logs in once at <api>/codec/login; README, "Encrypted payloads").
+            # browser logs in once at <api>/codec/login; docs/operations.md, "Encrypted payloads").
             argv += ["--ui-codec-endpoint", f"{self.api_url}/codec"]
         return argv
 

@@ -16,7 +16,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
 from domain import search_attributes as sa
-from domain.interventions import Intervention, InterventionAck
+from domain.interventions import Intervention, InterventionAck, ParametersInput
 from tests.support.harness import harness
 from workflows.task import TaskWorkflow
 
@@ -57,6 +57,11 @@ async def test_a_strict_task_is_found_awaiting_approval_then_completed(
         )
         details = await current_details(handle)
         assert "awaiting approval" in details and "approve or reject" in details
+        # A human makes the task more critical: the attribute follows.
+        await handle.execute_update(
+            "parameters", ParametersInput(actor="alice", risk_tier=1), result_type=InterventionAck
+        )
+        await until_listed(client, f"AgencyRiskTier = 1 AND {mine}", handle.id)
         await handle.execute_update(
             "approve", Intervention(actor="alice"), result_type=InterventionAck
         )
@@ -73,7 +78,7 @@ async def test_a_strict_task_is_found_awaiting_approval_then_completed(
         shown = description.typed_search_attributes
         assert shown.get(sa.PHASE) == "completed"
         assert shown.get(sa.AWAITING_APPROVAL) is False
-        assert shown.get(sa.RISK_TIER) == 2
+        assert shown.get(sa.RISK_TIER) == 1
         assert shown.get(sa.MODE) == "strict"
         assert shown.get(sa.TENANT) == "default"
         assert shown.get(sa.REPO) == str(h.repo)
@@ -82,10 +87,11 @@ async def test_a_strict_task_is_found_awaiting_approval_then_completed(
         details_md = await description.static_details()
         assert details_md is not None
         assert f"({h.settings.api_url}/ui/tasks/{task_id})" in details_md
-        assert "execution mode strict, risk tier 2" in details_md
+        assert "execution mode strict, risk tier 2" in details_md  # as submitted
         assert (await current_details(handle)).startswith("**completed**")
         # The tier query an operator would type finds it; another mode's does not.
         assert handle.id in await ids_matching(client, f"AgencyRiskTier <= 2 AND {mine}")
+        assert handle.id not in await ids_matching(client, f"AgencyRiskTier = 2 AND {mine}")
         assert handle.id not in await ids_matching(client, f"AgencyMode = 'auto' AND {mine}")
 
         # Its history (upserts, the patch marker) replays against the workflow code.

@@ -12,6 +12,7 @@ I/O), which is why the vocabulary layer may hold them.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from temporalio.common import (
     SearchAttributeIndexedValueType,
@@ -30,7 +31,7 @@ RISK_TIER = SearchAttributeKey.for_int("AgencyRiskTier")
 # The execution mode: strict, auto or dry_run.
 MODE = SearchAttributeKey.for_keyword("AgencyMode")
 TENANT = SearchAttributeKey.for_keyword("AgencyTenant")
-# The repository the task changes, as submitted (a path or a URL).
+# The repository the task changes, as submitted (a path or a URL without credentials).
 REPO = SearchAttributeKey.for_keyword("AgencyRepo")
 # True while the task waits for a human's approve or reject.
 AWAITING_APPROVAL = SearchAttributeKey.for_bool("AgencyAwaitingApproval")
@@ -60,6 +61,19 @@ CLI_TYPE_NAMES: dict[SearchAttributeIndexedValueType, str] = {
 MAX_KEYWORD = 1000
 
 
+def repo_label(repo: str) -> str:
+    """The repository as shown to Temporal: a URL's user and password removed. Search
+    attributes are indexed in the clear, even when payloads are encrypted (agency/codec)."""
+    if "://" not in repo:
+        return repo[:MAX_KEYWORD]
+    try:
+        parts = urlsplit(repo)
+    except ValueError:
+        return "(unparsable repository URL)"
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=host))[:MAX_KEYWORD]
+
+
 def dev_server_args() -> list[str]:
     """`--search-attribute NAME=TYPE` for each, for `temporal server start-dev`."""
     args: list[str] = []
@@ -76,7 +90,7 @@ def at_start(inp: TaskInput) -> TypedSearchAttributes:
             SearchAttributePair(RISK_TIER, inp.spec.risk_tier),
             SearchAttributePair(MODE, inp.spec.execution_mode),
             SearchAttributePair(TENANT, inp.tenant[:MAX_KEYWORD]),
-            SearchAttributePair(REPO, inp.spec.repo[:MAX_KEYWORD]),
+            SearchAttributePair(REPO, repo_label(inp.spec.repo)),
             SearchAttributePair(AWAITING_APPROVAL, False),
         ]
     )

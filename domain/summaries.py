@@ -5,6 +5,7 @@ the workflow's page), set once when the workflow starts. The workflow's current 
 
 from __future__ import annotations
 
+from domain.search_attributes import repo_label
 from domain.task import TaskInput
 
 # The UI shows the summary on one line of the list; a long title is cut.
@@ -33,7 +34,7 @@ def static_details(inp: TaskInput, api_url: str | None = None) -> str:
         f"- task `{inp.task_id}`, CAWS spec `{spec.id}` ({spec.mode})",
         f"- execution mode {spec.execution_mode}, risk tier {spec.risk_tier}, "
         f"at most {spec.max_iterations} iterations",
-        f"- repository `{spec.repo}` at `{spec.base_ref}`",
+        f"- repository `{repo_label(spec.repo)}` at `{spec.base_ref}`",
         f"- submitted by {inp.submitted_by} (tenant {inp.tenant})",
     ]
     if api_url:

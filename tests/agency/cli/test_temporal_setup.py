@@ -24,7 +24,7 @@ from agency.task_start import start_task_workflow
 from council.validation import parse_task_spec
 from domain import search_attributes as sa
 from domain.task import TaskInput
-from tests.support.harness import TEMPORAL_BIN
+from tests.support.harness import TEMPORAL_BIN, harness
 from tests.support.repos import task_spec
 
 AGENCY = Path(sys.executable).parent / "agency"
@@ -87,7 +87,6 @@ async def registered(env: WorkflowEnvironment) -> dict[str, int]:
 
 
 def task_input(tmp_path: Path) -> TaskInput:
-    # Nobody polls the queue these tasks go to: only their start matters here.
     spec = parse_task_spec(task_spec(tmp_path / "repo"))
     return TaskInput(task_id=str(uuid.uuid4()), spec=spec)
 
@@ -95,12 +94,14 @@ def task_input(tmp_path: Path) -> TaskInput:
 async def test_setup_registers_the_attributes_once_and_tasks_carry_them(
     bare_server: WorkflowEnvironment, tmp_path: Path
 ) -> None:
-    client = bare_server.client
-    # Before: a task still starts, without the attributes, with its summary.
-    before = await start_task_workflow(client, task_input(tmp_path), task_queue="nobody-polls")
-    described = await before.describe()
-    assert described.typed_search_attributes.get(sa.PHASE) is None
-    assert (await described.static_summary() or "").endswith(before.id.removeprefix("task-"))
+    async with harness(bare_server.client, tmp_path) as h:
+        # Before: a task starts without the attributes, with its summary, and runs to
+        # the end (the workflow upserts nothing the namespace does not know).
+        before = await h.start()
+        assert (await before.result()).phase == "completed"
+        described = await before.describe()
+        assert described.typed_search_attributes.get(sa.PHASE) is None
+        assert (await described.static_summary() or "").endswith(before.id.removeprefix("task-"))
 
     first = await agency_setup(address_of(bare_server), tmp_path)
     assert first.code == 0, first.stderr
@@ -115,12 +116,13 @@ async def test_setup_registers_the_attributes_once_and_tasks_carry_them(
     assert "nothing to do" in again.stdout
     assert await registered(bare_server) == have
 
-    # After: a task starts with them.
-    after = await start_task_workflow(client, task_input(tmp_path), task_queue="nobody-polls")
+    # After: a task starts with them (nobody polls its queue: only the start matters).
+    after = await start_task_workflow(
+        bare_server.client, task_input(tmp_path), task_queue="nobody-polls"
+    )
     shown = (await after.describe()).typed_search_attributes
     assert shown.get(sa.PHASE) == "queued" and shown.get(sa.AWAITING_APPROVAL) is False
-    for handle in (before, after):
-        await handle.terminate("test over")
+    await after.terminate("test over")
 
 
 async def test_a_name_taken_by_another_type_exits_2_and_says_which(tmp_path: Path) -> None:

@@ -38,6 +38,7 @@ import httpx
 from agency.settings import Settings
 from agency.stack_state import StackStateError, is_running, read_stack_state
 from agency.supervisor import ChildSpec, Probe, StackError, Supervisor
+from domain import search_attributes
 
 if TYPE_CHECKING:
     from temporalio.client import Client
@@ -235,6 +236,9 @@ class Stack:
             "frontend.enableUpdateWorkflowExecution=true",
             # Nothing here may reach the internet; the UI would try to fetch its news feed.
             "--ui-disable-news-fetch",
+            # The task workflows' search attributes (AgencyPhase, ...), so that the UI and
+            # `temporal workflow list --query` find tasks; a restart finds them there.
+            *search_attributes.dev_server_args(),
         ]
         if self.settings.temporal_namespace != "default":
             argv += ["--namespace", self.settings.temporal_namespace]

@@ -61,6 +61,7 @@ from agency.db.migrate import upgrade_database
 from agency.db.models import Task
 from agency.settings import Settings
 from agency.temporal_client import data_converter
+from domain import search_attributes
 from domain.audit import ProjectionPatch, RecordInput
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -337,6 +338,7 @@ async def bench(
         dev_server_existing_path=str(TEMPORAL_BIN),
         data_converter=data_converter(Settings()),
         ui=False,
+        search_attributes=search_attributes.ALL,
     )
     api_port, hello_port = free_port(), free_port()
     env = {

@@ -19,15 +19,9 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from agency.readiness import task_queue_probe, temporal_probe
 from agency.settings import Settings
-from agency.stack import (
-    STOP_ORDER,
-    Stack,
-    stop_signals,
-    task_queue_probe,
-    temporal_executable,
-    temporal_probe,
-)
+from agency.stack import STOP_ORDER, Stack, stop_signals, temporal_executable
 from agency.stack_state import StackState, is_running, read_stack_state, write_stack_state
 from agency.supervisor import ChildSpec, StackError, Supervisor
 from domain import search_attributes

@@ -66,7 +66,7 @@ postgres:
 	@pg_isready -h 127.0.0.1 -p 5432
 
 # The suite, after the lint gate: a build with a lint failure does not get to the tests.
-test: lint postgres chromium
+test: lint postgres chromium promtool
 	$(BIN)/pytest
 
 # The source tree (tests excluded: they may hold markers as test data) and the layer
@@ -85,3 +85,20 @@ lint: venv
 
 demo: venv
 	$(BIN)/agency demo $(DEMO_FLAGS)
+
+# promtool (Debian's `prometheus` package) checks the SLO rules and runs their unit tests
+# (tests/agency/slo). Only the binary is needed: the package is downloaded and unpacked
+# under $(VENV)/opt/prometheus/, not installed. Without root or apt the tests skip.
+PROMTOOL := $(VENV)/opt/prometheus/usr/bin/promtool
+.PHONY: promtool
+promtool:
+	@test -x $(PROMTOOL) || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    tmp=$$(mktemp -d) && ( cd $$tmp && \
+	      { apt-get download -q prometheus >/dev/null 2>&1 || \
+	        { apt-get update -q >/dev/null && apt-get download -q prometheus; }; } ) && \
+	    mkdir -p $(VENV)/opt/prometheus && dpkg -x $$tmp/prometheus_*.deb $(VENV)/opt/prometheus; \
+	    rm -rf $$tmp; \
+	  fi; \
+	  test -x $(PROMTOOL) || echo "warning: promtool not found; the SLO rule tests will be skipped" >&2; \
+	}

@@ -95,6 +95,8 @@ class Settings(BaseSettings):
     policy_file: Path | None = None
     waivers_dir: Path | None = None
     approval_timeout_s: int = Field(default=24 * 3600, ge=1)
+    # Service level objectives (docs/slo.md): unset, agency/slo/default-slo.yaml.
+    slo_file: Path | None = None
 
     # Provenance. Signing keys live behind a keystore ("file": a 0700 directory under the
     # data dir); records are committed to a git repository (default under the data dir).

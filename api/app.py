@@ -29,6 +29,7 @@ from api.routes import codec as codec_routes
 from api.routes import codec_login, health, interventions, keys, metrics, streams, tasks
 from api.routes import models as model_routes
 from api.routes import provenance as provenance_routes
+from api.routes import slos as slo_routes
 from api.routes import waivers as waiver_routes
 from api.temporal_gateway import TemporalGateway
 from api.ui import install_ui
@@ -99,6 +100,7 @@ def create_app(
     app.include_router(model_routes.router)
     app.include_router(chat_routes.router)
     app.include_router(metrics.router)
+    app.include_router(slo_routes.router)
     app.include_router(health.router)
     app.include_router(codec_routes.router)
     app.include_router(codec_login.router)

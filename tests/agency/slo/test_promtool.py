@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from agency.slo.promtest import Scenario, Stretch, promtool_group, unit_test_file
+from agency.slo.promtest import Scenario, SeriesOf, Stretch, promtool_group, unit_test_file
 from agency.slo.rules import rules_yaml
 from agency.slo.spec import Slo, SloFile, load_slo_file
 from tests.agency.slo.promtool import PROMTOOL
@@ -77,7 +77,7 @@ def scenarios(slo: Slo) -> dict[str, Scenario]:
     }
 
 
-def series_of(slo: Slo):  # type: ignore[no-untyped-def]
+def series_of(slo: Slo) -> SeriesOf:
     """Concrete series under each default SLO's selectors: which carry the good events,
     which the bad, and (api_latency) traffic the SLO must leave out."""
 

@@ -91,7 +91,7 @@ def status_table(report: SloReport) -> Table:
 def _row(slo: SloStatus) -> list[str]:
     return [
         slo.name,
-        f"{slo.objective:.3%}".rstrip("0").rstrip("."),
+        f"{slo.objective * 100:g}%",  # 99%, 99.9%
         slo.window,
         f"{slo.total:g}",
         _pct(slo.error_ratio),

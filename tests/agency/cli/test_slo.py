@@ -96,6 +96,7 @@ def test_status_judges_the_database(data: dict[str, str]) -> None:
     code, out, err = run(data, "slo")
     assert code == 0, err
     assert "task_success" in out and "approval_latency" in out
+    assert "99%" in out and "95%" in out  # the objectives
     assert "-2900.00%" in out  # the budget left: 30x overspent
     assert "FIRING page: task_success" in err
     assert "api_latency: counted only by the metrics" in err

@@ -17,7 +17,7 @@ System-wide, like the metrics: an SLO is the service's, not a tenant's.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -31,6 +31,7 @@ from domain.phases import TERMINAL_PHASES
 AWAITING = "awaiting_approval"
 # How a wait for approval ended, by the phase that followed it (else: approved).
 APPROVAL_ENDS = {"rejected": "rejected", "failed": "failed", "canceled": "canceled"}
+LATE_RECORD_SLACK = timedelta(days=1)
 
 
 def _utc(at: datetime) -> datetime:
@@ -42,11 +43,19 @@ async def task_outcome_samples(
     session: AsyncSession, good: TaskOutcomes, total: TaskOutcomes, since: datetime
 ) -> list[Sample]:
     """One sample per task that finished after `since`: its first terminal phase event."""
+    terminal = sorted(TERMINAL_PHASES)
+    # Through the projection: finished tasks are found by the indexed phase (task_events
+    # has no index on `at`). A task's updated_at is the `at` of the record applied last,
+    # normally its terminal one; an intervention's record stored late may set it a little
+    # earlier, hence the slack.
     rows = await session.execute(
         select(TaskEvent.task_id, TaskEvent.phase, TaskEvent.at)
+        .join(Task, Task.id == TaskEvent.task_id)  # type: ignore[arg-type]
         .where(
+            Task.phase.in_(terminal),  # type: ignore[attr-defined]
+            Task.updated_at >= since - LATE_RECORD_SLACK,
             TaskEvent.kind == "phase",
-            TaskEvent.phase.in_(sorted(TERMINAL_PHASES)),  # type: ignore[attr-defined]
+            TaskEvent.phase.in_(terminal),  # type: ignore[attr-defined]
             TaskEvent.at > since,
         )
         .order_by(TaskEvent.task_id, TaskEvent.seq)
@@ -106,7 +115,11 @@ async def approval_samples(
     waited = (
         select(TaskEvent.task_id)
         .join(Task, Task.id == TaskEvent.task_id)  # type: ignore[arg-type]
-        .where(TaskEvent.kind == "phase", TaskEvent.phase == AWAITING, Task.updated_at > since)
+        .where(
+            TaskEvent.kind == "phase",
+            TaskEvent.phase == AWAITING,
+            Task.updated_at >= since - LATE_RECORD_SLACK,
+        )
     )
     rows = await session.execute(
         select(TaskEvent.task_id, TaskEvent.seq, TaskEvent.phase, TaskEvent.at)

@@ -15,6 +15,7 @@ from agency.inference.catalog import Catalog
 from agency.inference.chat import ChatService
 from agency.inference.shared import shared_engine
 from agency.settings import Settings
+from agency.slo.spec import load_slo_file
 from agency.temporal_client import data_converter
 from agency.temporal_security import temporal_security
 from api.bounds import RequestBounds
@@ -53,9 +54,10 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # Temporal and codec settings that cannot work stop the API here, with their
+        # Temporal, codec and SLO settings that cannot work stop the API here, with their
         # reason, rather than turning every request into a 503.
         temporal_security(settings)
+        app.state.slo_file = load_slo_file(settings.slo_file)
         converter = data_converter(settings)
         codec = converter.payload_codec
         url = settings.effective_database_url

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -93,17 +96,14 @@ async def test_without_a_key_it_is_refused(served: Served) -> None:
         assert (await http.get("/api/v1/slos")).status_code == 401
 
 
-async def test_an_invalid_slo_file_is_a_problem_listing_each(tmp_path: Path) -> None:
+def test_an_invalid_slo_file_stops_the_api_listing_each_problem(tmp_path: Path) -> None:
     bad = tmp_path / "slo.yaml"
     bad.write_text("slos:\n  - {name: x, objective: 7}\n")
-    settings = settings_for(tmp_path, slo_file=bad)
-    upgrade_database(settings.effective_database_url)
-    key = await make_key(settings.effective_database_url, "watcher", "viewer")
-    with serve_app(create_app(settings)) as url:
-        async with httpx.AsyncClient(base_url=url, headers=bearer(key)) as http:
-            response = await http.get("/api/v1/slos")
-    assert response.status_code == 500
-    problem = response.json()
-    assert problem["title"] == "The SLO file is invalid"
-    paths = {e["path"] for e in problem["errors"]}
-    assert {"slos[0].objective", "slos[0].window", "slos[0].good"} <= paths
+    env = {**os.environ, "AGENCY_DATA_DIR": str(tmp_path), "AGENCY_SLO_FILE": str(bad)}
+    done = subprocess.run(
+        [sys.executable, "-m", "api"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 78  # EX_CONFIG: restarting would not help
+    assert "Traceback" not in done.stderr
+    for path in ("slos[0].objective", "slos[0].window", "slos[0].good"):
+        assert path in done.stderr

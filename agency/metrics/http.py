@@ -1,0 +1,75 @@
+"""The API's HTTP metrics: requests and their latency by route template, and the
+dependency outages it answers 503 for.
+
+Labels are bounded: `route` is the matched route's path template (`/api/v1/tasks/{task_id}`,
+never the id itself) or UNMATCHED, `method` one of HTTP_METHODS or "other" (a client may
+send any token as a method), `status` the status code the API chose.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+from agency.metrics.labels import bounded
+
+UNMATCHED = "unmatched"
+HTTP_METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
+)
+# Seconds: from a millisecond (a cached read) to half a minute (a submission that waits
+# for Temporal); a server-sent event stream is observed when it ends, in the last buckets.
+LATENCY_BUCKETS = (
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+)
+DEPENDENCIES = ("database", "temporal", "unknown")
+
+HTTP_REQUESTS = Counter(
+    "agency_http_requests",
+    "HTTP requests the API answered, by route template, method and status code.",
+    ["route", "method", "status"],
+)
+HTTP_DURATION = Histogram(
+    "agency_http_request_duration_seconds",
+    "Time from a request's arrival to the end of its response, by route template and method.",
+    ["route", "method"],
+    buckets=LATENCY_BUCKETS,
+)
+DEPENDENCY_ERRORS = Counter(
+    "agency_api_dependency_errors",
+    "Requests the API answered 503 because a dependency was unavailable, by dependency "
+    "(unknown: a network failure or timeout it could not attribute).",
+    ["dependency"],
+)
+for _dependency in DEPENDENCIES:
+    # Series at 0 from the start: a rate() over a counter that appears late misses its
+    # first increments.
+    DEPENDENCY_ERRORS.labels(_dependency)
+
+
+def method_label(method: str) -> str:
+    return bounded(method.upper(), HTTP_METHODS)
+
+
+def observe_request(route: str, method: str, status: int, seconds: float) -> None:
+    method = method_label(method)
+    HTTP_REQUESTS.labels(route, method, str(status)).inc()
+    HTTP_DURATION.labels(route, method).observe(seconds)
+
+
+def count_unavailable(*down: str) -> None:
+    """One 503 answered for `down` (the dependencies found down; none: unknown)."""
+    for dependency in down or ("unknown",):
+        DEPENDENCY_ERRORS.labels(bounded(dependency, DEPENDENCIES, "unknown")).inc()

@@ -39,6 +39,12 @@ from agency.executor.patching import APPLY_DISPLAY
 from agency.executor.sandbox import SandboxUnavailable
 from agency.executor.schemas import AgentCommand, ExecuteRequest, RunStatus
 from agency.executor.source import SourceError
+from agency.metrics.executor import (
+    AGENT_RUN_DURATION,
+    GATE_RUN_DURATION,
+    timed_step,
+    track_active_runs,
+)
 from agency.settings import Settings
 from domain import errors
 from domain.activities import (
@@ -78,6 +84,7 @@ class ExecutorActivities:
         self._runs = runs
         self._sessions = sessions
         self._claim = claim
+        track_active_runs(runs)
 
     def shared_queue(self) -> list[Callable[..., Any]]:
         """Activities of the shared executor queue."""
@@ -170,25 +177,29 @@ class ExecutorActivities:
             feedback=inp.feedback,
             patch=patch,
         )
-        try:
-            status = await _heartbeating(
-                self._runs.execute(request), lambda: self._progress(inp.run_id)
-            )
-        except SandboxUnavailable as err:
-            raise ApplicationError(str(err), type=errors.EXECUTOR_REFUSED) from err
+        with timed_step(AGENT_RUN_DURATION) as outcome:
+            try:
+                status = await _heartbeating(
+                    self._runs.execute(request), lambda: self._progress(inp.run_id)
+                )
+            except SandboxUnavailable as err:
+                raise ApplicationError(str(err), type=errors.EXECUTOR_REFUSED) from err
+            outcome.append(status.state)
         return await self._summary(status, inp.attempt)
 
     @implements(RUN_GATES)
     async def run_gates(self, inp: GatesInput) -> ExecutionSummary:
-        try:
-            status = await _heartbeating(
-                self._runs.run_gates(inp.run_id, inp.spec.gates),
-                lambda: self._progress(inp.run_id),
-            )
-        except RunNotFound as err:
-            raise ApplicationError(str(err), type=errors.NOT_FOUND) from err
-        except RunConflict as err:
-            raise ApplicationError(str(err), type=errors.EXECUTOR_REFUSED) from err
+        with timed_step(GATE_RUN_DURATION) as outcome:
+            try:
+                status = await _heartbeating(
+                    self._runs.run_gates(inp.run_id, inp.spec.gates),
+                    lambda: self._progress(inp.run_id),
+                )
+            except RunNotFound as err:
+                raise ApplicationError(str(err), type=errors.NOT_FOUND) from err
+            except RunConflict as err:
+                raise ApplicationError(str(err), type=errors.EXECUTOR_REFUSED) from err
+            outcome.append(status.state)
         return await self._summary(status, inp.attempt)
 
     @implements(CONTROL_AGENT)

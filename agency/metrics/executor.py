@@ -1,0 +1,71 @@
+"""Executor metrics: how long agents and gates run, and how many runs a host holds.
+
+Observed by the executor's activities (activities/executor.py) around each step, so a
+step's time includes its sandbox and worktree set-up: what a task waits for. `outcome`
+is the run's state after the step (agency.executor.schemas.RunState), or "error" when
+the step raised (the sandbox refused, the run was gone, the step was cancelled).
+"""
+
+from __future__ import annotations
+
+import time
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Protocol
+
+from prometheus_client import Gauge, Histogram
+
+from agency.executor.schemas import RunState
+from agency.metrics.labels import bounded, values_of
+
+# A run's states, and what a step that raised ends as.
+OUTCOMES = values_of(RunState) | {"error"}
+STEP_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600)
+
+AGENT_RUN_DURATION = Histogram(
+    "agency_executor_agent_run_duration_seconds",
+    "Time an agent step took on this executor (worktree, sandbox and agent), by outcome.",
+    ["outcome"],
+    buckets=STEP_BUCKETS,
+)
+GATE_RUN_DURATION = Histogram(
+    "agency_executor_gate_run_duration_seconds",
+    "Time a run's gates took on this executor (all of a run's gates together), by outcome.",
+    ["outcome"],
+    buckets=STEP_BUCKETS,
+)
+ACTIVE_RUNS = Gauge(
+    "agency_executor_active_runs",
+    "Runs this executor holds that have not ended (a claim's capacity is counted in these).",
+)
+
+
+class HasActiveRuns(Protocol):
+    def active(self) -> int: ...
+
+
+# The hosts of this process (one in production; a test may run several): the gauge is
+# read from them at each scrape, so it is never stale. Weak: a closed host drops out.
+_hosts: weakref.WeakSet[HasActiveRuns] = weakref.WeakSet()
+ACTIVE_RUNS.set_function(lambda: float(sum(host.active() for host in list(_hosts))))
+
+
+def track_active_runs(host: HasActiveRuns) -> None:
+    _hosts.add(host)
+
+
+@contextmanager
+def timed_step(histogram: Histogram) -> Iterator[list[str]]:
+    """Time the block into `histogram`; the block appends its outcome to the list it is
+    given (the run's state), and a block that raises is observed as "error"."""
+    outcome: list[str] = []
+    started = time.perf_counter()
+    try:
+        yield outcome
+    except BaseException:
+        outcome[:] = ["error"]
+        raise
+    finally:
+        label = bounded(outcome[-1] if outcome else "error", OUTCOMES, "error")
+        histogram.labels(label).observe(time.perf_counter() - started)

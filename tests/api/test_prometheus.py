@@ -10,6 +10,7 @@ import httpx
 
 from agency.asgi_thread import free_port, serve_app
 from agency.db.migrate import upgrade_database
+from agency.metrics import http as http_metrics
 from agency.settings import Settings
 from api.app import create_app
 from tests.api.conftest import ApiUnderTest
@@ -62,6 +63,7 @@ async def test_label_sets_stay_bounded_whatever_the_urls_and_methods(
     await api.http.get(f"/{uuid.uuid4()}")
     await api.http.request("BREW", f"/{uuid.uuid4()}")
     before = await scrape(api)
+    cached = http_metrics._series.cache_info().currsize
 
     sent: list[str] = []
     for _ in range(150):
@@ -75,6 +77,8 @@ async def test_label_sets_stay_bounded_whatever_the_urls_and_methods(
     for name in (REQUESTS, DURATIONS):
         assert len(samples(after, name)) == len(samples(before, name)), name
     assert not any(value in after for value in sent)
+    # Nor does the middleware's cache of series grow with what clients send.
+    assert http_metrics._series.cache_info().currsize == cached
     routes = {dict(k)["route"] for k in samples(after, REQUESTS)}
     assert all(r == "unmatched" or r.startswith("/") for r in routes)
     methods = {dict(k)["method"] for k in samples(after, REQUESTS)}

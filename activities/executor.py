@@ -43,7 +43,6 @@ from agency.metrics.executor import (
     AGENT_RUN_DURATION,
     GATE_RUN_DURATION,
     timed_step,
-    track_active_runs,
 )
 from agency.settings import Settings
 from domain import errors
@@ -84,7 +83,6 @@ class ExecutorActivities:
         self._runs = runs
         self._sessions = sessions
         self._claim = claim
-        track_active_runs(runs)
 
     def shared_queue(self) -> list[Callable[..., Any]]:
         """Activities of the shared executor queue."""

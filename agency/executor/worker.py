@@ -29,6 +29,7 @@ from agency.executor.dirlock import DirectoryInUse, exclusive
 from agency.executor.host import HostRuns
 from agency.executor.layout import Layout
 from agency.executor.sandbox import Sandbox
+from agency.metrics.executor import active_runs_of
 from agency.metrics.exposition import serving_metrics
 from agency.metrics.temporal_sdk import install_sdk_metrics
 from agency.settings import Settings, get_settings
@@ -86,7 +87,7 @@ async def running_executor(
     if sandbox.problem:
         raise ExecutorUnusable(sandbox.problem)
     try:
-        with exclusive(layout.lock_file):
+        with exclusive(layout.lock_file), active_runs_of(runs):
             reaped = await runs.reap()
             if reaped:
                 log.info("removed %d worktree(s) left by an earlier process", len(reaped))

@@ -46,13 +46,20 @@ class HasActiveRuns(Protocol):
 
 
 # The hosts of this process (one in production; a test may run several): the gauge is
-# read from them at each scrape, so it is never stale. Weak: a closed host drops out.
+# read from them at each scrape, so it is never stale. Weak, in case a host is dropped
+# without leaving the block.
 _hosts: weakref.WeakSet[HasActiveRuns] = weakref.WeakSet()
 ACTIVE_RUNS.set_function(lambda: float(sum(host.active() for host in list(_hosts))))
 
 
-def track_active_runs(host: HasActiveRuns) -> None:
+@contextmanager
+def active_runs_of(host: HasActiveRuns) -> Iterator[None]:
+    """Count `host`'s runs in the gauge while the block runs (the host's lifetime)."""
     _hosts.add(host)
+    try:
+        yield
+    finally:
+        _hosts.discard(host)
 
 
 @contextmanager

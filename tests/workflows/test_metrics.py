@@ -17,7 +17,7 @@ from domain.interventions import Intervention, InterventionAck
 from tests.support.harness import harness
 from tests.support.metrics import total, value
 from tests.support.repos import task_spec
-from tests.workflows.test_task import wait_phase
+from tests.workflows.test_task import scripted_agent, wait_for, wait_phase
 
 JUDGES = ("constitutional", "technical", "quality", "integration")
 TASK = {"risk_tier": "2", "mode": "feature", "execution_mode": "strict"}
@@ -67,8 +67,13 @@ async def test_a_task_run_moves_the_task_metrics_once(
 ) -> None:
     before = snapshot()
     async with harness(dev_env.client, tmp_path) as h:
-        handle = await h.start(execution_mode="strict")
+        # An agent that runs for two seconds: long enough to see the executor hold it.
+        agent = scripted_agent("slow", AGENT_SECONDS="2")
+        idle = value("agency_executor_active_runs")
+        handle = await h.start(execution_mode="strict", agent=agent)
+        await wait_for(lambda: _now(value("agency_executor_active_runs") == idle + 1))
         await wait_phase(handle, "awaiting_approval", within=120)
+        assert value("agency_executor_active_runs") == idle  # the run ended with its gates
         # A bare signal (as `temporal workflow signal` sends it), refused and recorded.
         await handle.signal("resume")
         await handle.execute_update(
@@ -111,3 +116,7 @@ async def test_a_retried_record_is_counted_once(
             assert value("agency_tasks_started_total", **labels) == before + 1
         finally:
             await engine.dispose()
+
+
+async def _now(result: bool) -> bool:
+    return result

@@ -39,11 +39,7 @@ from agency.executor.patching import APPLY_DISPLAY
 from agency.executor.sandbox import SandboxUnavailable
 from agency.executor.schemas import AgentCommand, ExecuteRequest, RunStatus
 from agency.executor.source import SourceError
-from agency.metrics.executor import (
-    AGENT_RUN_DURATION,
-    GATE_RUN_DURATION,
-    timed_step,
-)
+from agency.metrics.executor import AGENT_RUN_DURATION, GATE_RUN_DURATION, timed_step
 from agency.settings import Settings
 from domain import errors
 from domain.activities import (
@@ -175,29 +171,29 @@ class ExecutorActivities:
             feedback=inp.feedback,
             patch=patch,
         )
-        with timed_step(AGENT_RUN_DURATION) as outcome:
-            try:
-                status = await _heartbeating(
-                    self._runs.execute(request), lambda: self._progress(inp.run_id)
-                )
-            except SandboxUnavailable as err:
-                raise ApplicationError(str(err), type=errors.EXECUTOR_REFUSED) from err
-            outcome.append(status.state)
+        try:
+            status = await timed_step(
+                AGENT_RUN_DURATION,
+                _heartbeating(self._runs.execute(request), lambda: self._progress(inp.run_id)),
+            )
+        except SandboxUnavailable as err:
+            raise ApplicationError(str(err), type=errors.EXECUTOR_REFUSED) from err
         return await self._summary(status, inp.attempt)
 
     @implements(RUN_GATES)
     async def run_gates(self, inp: GatesInput) -> ExecutionSummary:
-        with timed_step(GATE_RUN_DURATION) as outcome:
-            try:
-                status = await _heartbeating(
+        try:
+            status = await timed_step(
+                GATE_RUN_DURATION,
+                _heartbeating(
                     self._runs.run_gates(inp.run_id, inp.spec.gates),
                     lambda: self._progress(inp.run_id),
-                )
-            except RunNotFound as err:
-                raise ApplicationError(str(err), type=errors.NOT_FOUND) from err
-            except RunConflict as err:
-                raise ApplicationError(str(err), type=errors.EXECUTOR_REFUSED) from err
-            outcome.append(status.state)
+                ),
+            )
+        except RunNotFound as err:
+            raise ApplicationError(str(err), type=errors.NOT_FOUND) from err
+        except RunConflict as err:
+            raise ApplicationError(str(err), type=errors.EXECUTOR_REFUSED) from err
         return await self._summary(status, inp.attempt)
 
     @implements(CONTROL_AGENT)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from contextlib import contextmanager
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from prometheus_client import Gauge, Histogram
 
@@ -45,6 +45,14 @@ class HasActiveRuns(Protocol):
     def active(self) -> int: ...
 
 
+class HasState(Protocol):
+    @property
+    def state(self) -> str: ...
+
+
+Status = TypeVar("Status", bound=HasState)
+
+
 # The hosts of this process (one in production; a test may run several): the gauge is
 # read from them at each scrape, so it is never stale. Weak, in case a host is dropped
 # without leaving the block.
@@ -62,17 +70,14 @@ def active_runs_of(host: HasActiveRuns) -> Iterator[None]:
         _hosts.discard(host)
 
 
-@contextmanager
-def timed_step(histogram: Histogram) -> Iterator[list[str]]:
-    """Time the block into `histogram`; the block appends its outcome to the list it is
-    given (the run's state), and a block that raises is observed as "error"."""
-    outcome: list[str] = []
+async def timed_step(histogram: Histogram, step: Awaitable[Status]) -> Status:
+    """Await `step`, observing its time in `histogram` with the run's state after it as
+    the outcome, or "error" when it raised (cancellation included)."""
     started = time.perf_counter()
+    outcome = "error"
     try:
-        yield outcome
-    except BaseException:
-        outcome[:] = ["error"]
-        raise
+        status = await step
+        outcome = bounded(status.state, OUTCOMES, "error")
+        return status
     finally:
-        label = bounded(outcome[-1] if outcome else "error", OUTCOMES, "error")
-        histogram.labels(label).observe(time.perf_counter() - started)
+        histogram.labels(outcome).observe(time.perf_counter() - started)

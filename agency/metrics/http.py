@@ -1,5 +1,5 @@
 """The API's HTTP metrics: requests and their latency by route template, and the
-dependency outages it answers 503 for.
+dependency failures it catches (a 503, a stream that waits, a read without its live part).
 
 Labels are bounded: `route` is the matched route's path template (`/api/v1/tasks/{task_id}`,
 never the id itself) or UNMATCHED, `method` one of HTTP_METHODS or "other" (a client may
@@ -49,16 +49,22 @@ HTTP_DURATION = Histogram(
     ["route", "method"],
     buckets=LATENCY_BUCKETS,
 )
+# How the API handled a dependency's failure: answered 503 (the request failed), kept a
+# stream open and retried (SSE), or answered a read without the live part (a task's view
+# without its workflow's live state).
+HANDLED = ("answered_503", "stream_retried", "read_degraded")
+
 DEPENDENCY_ERRORS = Counter(
     "agency_api_dependency_errors",
-    "Requests the API answered 503 because a dependency was unavailable, by dependency "
-    "(unknown: a network failure or timeout it could not attribute).",
-    ["dependency"],
+    "Failures of a dependency the API caught, by dependency (unknown: a network failure or "
+    "timeout it could not attribute) and how it handled them.",
+    ["dependency", "handled"],
 )
 for _dependency in DEPENDENCIES:
-    # Series at 0 from the start: a rate() over a counter that appears late misses its
-    # first increments.
-    DEPENDENCY_ERRORS.labels(_dependency)
+    for _handled in HANDLED:
+        # Series at 0 from the start: a rate() over a counter that appears late misses
+        # its first increments.
+        DEPENDENCY_ERRORS.labels(_dependency, _handled)
 
 
 def method_label(method: str) -> str:
@@ -82,4 +88,10 @@ def observe_request(route: str, method: str, status: int, seconds: float) -> Non
 def count_unavailable(*down: str) -> None:
     """One 503 answered for `down` (the dependencies found down; none: unknown)."""
     for dependency in down or ("unknown",):
-        DEPENDENCY_ERRORS.labels(bounded(dependency, DEPENDENCIES, "unknown")).inc()
+        count_dependency_error(dependency, "answered_503")
+
+
+def count_dependency_error(dependency: str, handled: str) -> None:
+    DEPENDENCY_ERRORS.labels(
+        bounded(dependency, DEPENDENCIES, "unknown"), bounded(handled, HANDLED)
+    ).inc()

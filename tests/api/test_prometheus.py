@@ -9,10 +9,14 @@ from pathlib import Path
 import httpx
 
 from agency.asgi_thread import free_port, serve_app
+from agency.db import records
+from agency.db.engine import make_engine, session_maker
 from agency.db.migrate import upgrade_database
 from agency.metrics import http as http_metrics
+from agency.metrics.http import HANDLED
 from agency.settings import Settings
 from api.app import create_app
+from council.validation import parse_task_spec
 from tests.api.conftest import ApiUnderTest
 from tests.support.keys import bearer, make_key
 from tests.support.metrics import promtool_check, samples, value
@@ -114,7 +118,9 @@ async def test_dashboard_static_files_are_one_route(api: ApiUnderTest) -> None:
     assert count(after, **static, status="404") - count(before, **static, status="404") == 1
 
 
-async def test_a_503_counts_the_dependency_that_is_down(tmp_path: Path) -> None:
+async def test_temporal_failures_are_counted_by_how_the_api_handled_them(
+    tmp_path: Path,
+) -> None:
     settings = Settings(
         data_dir=tmp_path,
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'agency.db'}",
@@ -123,11 +129,35 @@ async def test_a_503_counts_the_dependency_that_is_down(tmp_path: Path) -> None:
     upgrade_database(settings.effective_database_url)
     key = await make_key(settings.effective_database_url, "operator", "operator")
     make_repo(tmp_path / "repo")
-    before = value("agency_api_dependency_errors_total", dependency="temporal")
+    task_id = str(uuid.uuid4())
+    await insert_queued_task(settings, task_id, tmp_path / "repo")
+    name = "agency_api_dependency_errors_total"
+    before = {h: value(name, dependency="temporal", handled=h) for h in HANDLED}
     with serve_app(create_app(settings)) as url:
         async with httpx.AsyncClient(base_url=url, headers=bearer(key), timeout=60) as http:
+            # A submission needs Temporal: 503.
             response = await http.post("/api/v1/tasks", json=task_spec(tmp_path / "repo"))
             assert response.status_code == 503, response.text
+            # A running task's view is the projection without the workflow's live state.
+            response = await http.get(f"/api/v1/tasks/{task_id}")
+            assert response.status_code == 200 and response.json()["live"] is False
             text = (await http.get("/metrics")).text
-    assert value("agency_api_dependency_errors_total", dependency="temporal") == before + 1
-    assert 'agency_api_dependency_errors_total{dependency="temporal"}' in text
+    moved = {h: value(name, dependency="temporal", handled=h) - before[h] for h in HANDLED}
+    assert moved == {"answered_503": 1, "stream_retried": 0, "read_degraded": 1}
+    assert f'{name}{{dependency="temporal",handled="answered_503"}}' in text
+
+
+async def insert_queued_task(settings: Settings, task_id: str, repo: Path) -> None:
+    engine = make_engine(settings.effective_database_url)
+    try:
+        async with session_maker(engine)() as session:
+            await records.insert_spec_task(
+                session,
+                parse_task_spec(task_spec(repo)),
+                task_id=task_id,
+                workflow_id=f"task-{task_id}",
+                submitted_by="tester",
+                tenant="default",
+            )
+    finally:
+        await engine.dispose()

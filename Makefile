@@ -86,19 +86,20 @@ lint: venv
 demo: venv
 	$(BIN)/agency demo $(DEMO_FLAGS)
 
-# promtool (Debian's `prometheus` package) checks the SLO rules and runs their unit tests
-# (tests/agency/slo). Only the binary is needed: the package is downloaded and unpacked
-# under $(VENV)/opt/prometheus/, not installed. Without root or apt the tests skip.
-PROMTOOL := $(VENV)/opt/prometheus/usr/bin/promtool
+# promtool (Debian's `prometheus` package) checks the exposition format (tests/agency/metrics,
+# tests/api/test_prometheus.py) and the SLO rules and their unit tests (tests/agency/slo); only its binary is needed, so the package is downloaded and
+# unpacked under $(VENV)/, not installed. Without root or apt the tests skip with why.
+PROMTOOL := $(BIN)/promtool
 .PHONY: promtool
-promtool:
+promtool: $(STAMP)
 	@test -x $(PROMTOOL) || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    tmp=$$(mktemp -d) && ( cd $$tmp && \
-	      { apt-get download -q prometheus >/dev/null 2>&1 || \
-	        { apt-get update -q >/dev/null && apt-get download -q prometheus; }; } ) && \
-	    mkdir -p $(VENV)/opt/prometheus && dpkg -x $$tmp/prometheus_*.deb $(VENV)/opt/prometheus; \
+	  if command -v apt-get >/dev/null 2>&1; then \
+	    tmp=$$(mktemp -d) && cd $$tmp && \
+	    { apt-get download -q prometheus >/dev/null 2>&1 || \
+	      { [ "$$(id -u)" = 0 ] && apt-get update -q >/dev/null && apt-get download -q prometheus; }; } && \
+	    dpkg -x prometheus_*.deb root && \
+	    install -m 0755 root/usr/bin/promtool $(CURDIR)/$(PROMTOOL); \
 	    rm -rf $$tmp; \
 	  fi; \
-	  test -x $(PROMTOOL) || echo "warning: promtool not found; the SLO rule tests will be skipped" >&2; \
+	  test -x $(CURDIR)/$(PROMTOOL) || echo "warning: promtool not found; the metrics and SLO rule tests will be skipped" >&2; \
 	}

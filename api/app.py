@@ -24,6 +24,7 @@ from api.deps import AppState
 from api.methods import DeclaredMethods
 from api.openapi import install_openapi
 from api.problems import install_problem_handlers
+from api.prometheus import install_metrics
 from api.ratelimit import RateLimiter, RateLimitHeaders
 from api.routes import chat as chat_routes
 from api.routes import codec as codec_routes
@@ -120,4 +121,6 @@ def create_app(
     app.add_middleware(CodecCors, origin=settings.effective_temporal_ui_origin)
     # The model names a chat session may ask for are this configuration's.
     install_openapi(app, {"models": Catalog.build(settings.models, settings.model).names()})
+    # GET /metrics, and the request metrics middleware (outermost: it counts refusals).
+    install_metrics(app)
     return app

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Row
 
 from agency.db.models import Task
+from agency.metrics.http import count_dependency_error
 from api.outages import TemporalUnavailableError, is_temporal_unavailable
 from api.schemas import TaskPublic, spec_warnings
 from api.temporal_gateway import TemporalGateway, describe
@@ -83,6 +84,7 @@ async def live_state(gateway: TemporalGateway, row: Task | Row[Any]) -> TaskStat
     try:
         client = await gateway.client(wait_s=CONNECT_WAIT_S)
     except TemporalUnavailableError as err:
+        count_dependency_error("temporal", "read_degraded")
         return f"Temporal is unavailable ({err})"
     try:
         handle = client.get_workflow_handle(row.workflow_id)
@@ -95,5 +97,6 @@ async def live_state(gateway: TemporalGateway, row: Task | Row[Any]) -> TaskStat
     except Exception as err:
         log.info("live query of %s failed: %s", row.workflow_id, type(err).__name__)
         if is_temporal_unavailable(err):
+            count_dependency_error("temporal", "read_degraded")
             return f"Temporal is unavailable ({describe(err)})"
         return f"the live query failed ({describe(err)})"

@@ -17,11 +17,7 @@ import yaml
 from agency.slo.promtest import Scenario, SeriesOf, Stretch, promtool_group, unit_test_file
 from agency.slo.rules import rules_yaml
 from agency.slo.spec import Slo, SloFile, load_slo_file
-from tests.agency.slo.promtool import PROMTOOL
-
-pytestmark = pytest.mark.skipif(
-    PROMTOOL is None, reason="promtool not found: run `make promtool` (Debian's prometheus)"
-)
+from tests.support.metrics import promtool as promtool_path
 
 STEP_S = 300  # a scrape and evaluation every 5 minutes
 PER_HOUR = 3600 // STEP_S
@@ -142,7 +138,7 @@ def rules(slo_file: SloFile, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def promtool(*args: str | Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(PROMTOOL), *map(str, args)], capture_output=True, text=True, timeout=240
+        [promtool_path(), *map(str, args)], capture_output=True, text=True, timeout=240
     )
 
 

@@ -366,6 +366,28 @@ def test_dockerfile() -> None:
     assert users and not users[-1].startswith(("root", "0")), "the image must not run as root"
 
 
+def test_dockerfile_copies_what_exists() -> None:
+    """Each COPY source is in the repository and not left out of the build context."""
+    ignored = [
+        line.strip()
+        for line in (DEPLOY / "Dockerfile.dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    sources = [m.split()[:-1] for m in re.findall(r"^COPY (.+)$", DOCKERFILE.read_text(), re.M)]
+    assert sources
+    for source in (s for group in sources for s in group):
+        assert (ROOT / source).exists(), f"COPY {source}: not in the repository"
+        assert not any(Path(source).is_relative_to(i) for i in ignored), f"{source} ignored"
+
+
+def test_compose_mounts_committed_files() -> None:
+    for name, service in services().items():
+        for volume in service.get("volumes", []):
+            source = volume.split(":")[0]
+            if source.startswith("."):
+                assert (DEPLOY / source).is_file(), f"{name}: {source} is not in deploy/"
+
+
 def test_k8s_images_are_pinned() -> None:
     kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
     replaced = {i["name"]: i for i in kustomization.get("images", [])}

@@ -441,6 +441,87 @@ def test_compose_executor_can_build_its_sandbox() -> None:
     assert env["AGENCY_CODEC_KEYS_FILE"].startswith("/var/lib/agency/data/")
 
 
+def compose_script(service: str) -> str:
+    """The shell script a third-party one-shot runs (`sh -euc <script>`), as sh sees it."""
+    spec = services()[service]
+    assert spec["entrypoint"] == ["sh", "-euc"], service
+    (script,) = spec["command"]
+    return script.replace("$$", "$")
+
+
+def run_with_stubs(script: str, stubs: dict[str, str], tmp_path: Path) -> list[str]:
+    """Run `script` with the named commands replaced by shell stubs that log their
+    arguments to calls.log; return the log."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(parents=True)
+    log = tmp_path / "calls.log"
+    for name, body in {**stubs, "sleep": "exit 0"}.items():
+        stub = bin_dir / name
+        stub.write_text(f'#!/bin/sh\necho "{name} $*" >> {log}\n{body}\n')
+        stub.chmod(0o755)
+    done = subprocess.run(
+        ["sh", "-euc", script],
+        env={"PATH": f"{bin_dir}:/usr/bin:/bin", "STATE": str(tmp_path), "NAMESPACE": "ns1"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 0, done.stderr
+    return log.read_text().splitlines()
+
+
+def test_temporal_schema_job_creates_once(tmp_path: Path) -> None:
+    """A database that is not there is created and set up; one that is only updated."""
+    # update-schema fails for a database until `create` has made it.
+    tool = """
+    db=""; prev=""
+    for a in "$@"; do [ "$prev" = "--db" ] && db=$a; prev=$a; done
+    case "$*" in
+      *" create") touch "$STATE/$db" ;;
+      *update-schema*) [ -e "$STATE/$db" ] || exit 1 ;;
+    esac
+    """
+    script = compose_script("temporal-schema")
+    first = run_with_stubs(script, {"temporal-sql-tool": tool}, tmp_path / "a")
+    verbs = [(c.split("--db ")[1].split()[0], c.split("--db ")[1].split()[1]) for c in first]
+    assert verbs == [
+        ("temporal", "update-schema"),
+        ("temporal", "create"),
+        ("temporal", "setup-schema"),
+        ("temporal", "update-schema"),
+        ("temporal_visibility", "update-schema"),
+        ("temporal_visibility", "create"),
+        ("temporal_visibility", "setup-schema"),
+        ("temporal_visibility", "update-schema"),
+    ]
+    assert "postgresql/v12/visibility/versioned" in first[-1]
+    assert "postgresql/v12/temporal/versioned" in first[0]
+    (tmp_path / "b").mkdir()
+    for db in ("temporal", "temporal_visibility"):
+        (tmp_path / "b" / db).touch()
+    again = run_with_stubs(script, {"temporal-sql-tool": tool}, tmp_path / "b")
+    assert [c.split("--db ")[1].split()[1] for c in again] == ["update-schema"] * 2
+
+
+def test_temporal_namespace_job(tmp_path: Path) -> None:
+    """Waits for the cluster, creates the namespace when it is missing, waits to see it."""
+    cli = """
+    case "$*" in
+      "operator cluster health")
+        n=$(cat "$STATE/health" 2>/dev/null || echo 0); echo $((n + 1)) > "$STATE/health"
+        [ "$n" -ge 2 ] ;;
+      "operator namespace describe -n ns1") [ -e "$STATE/ns" ] ;;
+      "operator namespace create -n ns1 "*) touch "$STATE/ns" ;;
+      *) exit 3 ;;
+    esac
+    """
+    calls = run_with_stubs(compose_script("temporal-namespace"), {"temporal": cli}, tmp_path / "a")
+    temporal_calls = [c for c in calls if c.startswith("temporal ")]
+    assert temporal_calls[:3] == ["temporal operator cluster health"] * 3
+    assert "temporal operator namespace create -n ns1 --retention 30d" in temporal_calls
+    assert temporal_calls[-1] == "temporal operator namespace describe -n ns1"
+
+
 def test_k8s_manifests() -> None:
     docs = k8s_documents()
     for doc in docs:

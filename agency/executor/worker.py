@@ -62,11 +62,19 @@ def host_runs(settings: Settings, *, bwrap_path: str | None = None) -> HostRuns:
         bwrap_path=bwrap_path,
         allow_unsandboxed=settings.allow_unsandboxed,
         # The data dir holds the database file, keys and every run's worktree, the secret
-        # sources hold every secret: none of it is an agent's business (its own worktree
-        # is bound back in, its own secrets come in its environment).
+        # sources hold every secret, the codec keys decrypt every task's history and the
+        # TLS key is the executor's identity to Temporal: none of it is an agent's
+        # business (its own worktree is bound back in, its own secrets come in its
+        # environment), and agents run as the executor's user.
         hidden=tuple(
             p.resolve()
-            for p in (settings.resolved_data_dir, settings.secrets_dir, settings.secrets_file)
+            for p in (
+                settings.resolved_data_dir,
+                settings.secrets_dir,
+                settings.secrets_file,
+                settings.codec_keys_file,
+                settings.temporal_tls_key_file,
+            )
             if p is not None and p.exists()
         ),
     )

@@ -127,3 +127,26 @@ async def test_the_sandbox_cannot_read_the_secret_sources(
                 path.rmdir()
             else:
                 path.unlink(missing_ok=True)
+
+
+async def test_the_sandbox_cannot_read_the_codec_keys_or_the_temporal_tls_key(
+    make_host: MakeHost, repo: Path, tmp_path: Path
+) -> None:
+    # Where an operator would put them (docs/operations.md), outside the data dir and
+    # outside /tmp (private in the sandbox anyway).
+    root = Path("/var/tmp") / f"agency-keys-{tmp_path.name}"
+    root.mkdir(mode=0o700)
+    codec_keys, tls_key = root / "codec-keys.json", root / "client.key"
+    for path, text in ((codec_keys, f'{{"k1": "{TOKEN}"}}'), (tls_key, TOKEN)):
+        path.write_text(text)
+        path.chmod(0o600)
+    try:
+        host = await make_host(codec_keys_file=codec_keys, temporal_tls_key_file=tls_key)
+        status = await finished(host, with_secrets(repo, f"cat {codec_keys} {tls_key} 2>&1"))
+        assert status.agent is not None
+        out = status.agent.stdout_tail
+        assert TOKEN not in out and out.count("cat: ") == 2  # each refused
+    finally:
+        for path in (codec_keys, tls_key):
+            path.unlink(missing_ok=True)
+        root.rmdir()

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from activities.alerts import AlertActivities
 from activities.governance import GovernanceActivities
 from activities.inference import InferenceActivities
 from activities.provenance import ProvenanceActivities
@@ -28,6 +29,7 @@ def build_activities(
     records = RecordActivities(sessions)
     inference = InferenceActivities(settings, sessions=sessions)
     provenance = ProvenanceActivities(settings, sessions)
+    alerts = AlertActivities(settings, sessions)
     return [
         governance.validate_task,
         governance.judge,
@@ -35,4 +37,6 @@ def build_activities(
         inference.generate,
         inference.draft_patch,
         provenance.record_provenance,
+        alerts.reconcile_alerts,
+        alerts.deliver_alert,
     ]

@@ -108,6 +108,14 @@ class Settings(BaseSettings):
     approval_timeout_s: int = Field(default=24 * 3600, ge=1)
     # Service level objectives (docs/slo.md): unset, agency/slo/default-slo.yaml.
     slo_file: Path | None = None
+    # Alerts from the SLOs (docs/alerts.md): how often the evaluator runs (a Temporal
+    # Schedule the worker keeps), how long a firing alert waits before it is notified
+    # again, and the webhooks notified (a JSON list of URLs), with the HMAC-SHA256 key of
+    # their `X-Agency-Signature` header (unset: unsigned).
+    alert_interval_s: float = Field(default=60.0, ge=5.0, le=86_400.0)
+    alert_repeat_interval_s: float = Field(default=4 * 3600.0, ge=60.0, le=7 * 86_400.0)
+    alert_webhooks: list[str] = Field(default_factory=list)
+    alert_webhook_secret: SecretStr | None = None
 
     # Provenance. Signing keys live behind a keystore ("file": a 0700 directory under the
     # data dir); records are committed to a git repository (default under the data dir).

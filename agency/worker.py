@@ -18,6 +18,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities import build_activities
+from agency.alerts.schedule import ensure_alert_schedule
 from agency.codec import CodecConfigError
 from agency.db.engine import make_engine, session_maker
 from agency.metrics.exposition import serving_metrics
@@ -25,6 +26,7 @@ from agency.metrics.temporal_sdk import install_sdk_metrics
 from agency.settings import Settings, get_settings
 from agency.temporal_client import connect
 from agency.temporal_security import TemporalSettingsError
+from workflows.alerts import AlertsEvaluationWorkflow
 from workflows.task import TaskWorkflow
 
 log = logging.getLogger("agency.worker")
@@ -43,7 +45,7 @@ async def running_worker(
         worker = Worker(
             client,
             task_queue=task_queue or settings.task_queue,
-            workflows=[TaskWorkflow],
+            workflows=[TaskWorkflow, AlertsEvaluationWorkflow],
             activities=build_activities(settings, session_maker(engine)),
         )
         async with worker:
@@ -62,6 +64,7 @@ async def serve(settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
     metrics = serving_metrics(settings.metrics_host, settings.worker_metrics_port, "worker")
     async with metrics, running_worker(client, settings):
+        await ensure_alert_schedule(client, settings)  # the SLO alerts' evaluator
         log.info(
             "worker polling task queue %s at %s",
             settings.task_queue,

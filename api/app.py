@@ -26,6 +26,7 @@ from api.openapi import install_openapi
 from api.problems import install_problem_handlers
 from api.prometheus import install_metrics
 from api.ratelimit import RateLimiter, RateLimitHeaders
+from api.routes import alerts as alert_routes
 from api.routes import chat as chat_routes
 from api.routes import codec as codec_routes
 from api.routes import codec_login, health, interventions, keys, metrics, streams, tasks
@@ -104,6 +105,7 @@ def create_app(
     app.include_router(chat_routes.router)
     app.include_router(metrics.router)
     app.include_router(slo_routes.router)
+    app.include_router(alert_routes.router)
     app.include_router(health.router)
     app.include_router(codec_routes.router)
     app.include_router(codec_login.router)

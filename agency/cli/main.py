@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from agency.cli import caws, chat, interventions, logs, ops, replay, signing_keys, tasks, verify
+from agency.cli.alerts import alerts_app
 from agency.cli.gate import gate_app
 from agency.cli.keys import keys_app
 from agency.cli.models import models_app
@@ -52,3 +53,4 @@ app.command("ui")(ui_command)
 app.add_typer(gate_app, name="gate")
 app.add_typer(temporal_app, name="temporal")
 app.add_typer(slo_app, name="slo")
+app.add_typer(alerts_app, name="alerts")

@@ -24,13 +24,14 @@ __all__ = ["install_ui"]
 
 
 def install_ui(app: FastAPI) -> None:
-    from api.ui import routes_auth, routes_chat, routes_pages, routes_tasks
+    from api.ui import routes_alerts, routes_auth, routes_chat, routes_pages, routes_tasks
 
     app.include_router(routes_auth.router)
     app.include_router(routes_auth.links_router)
     app.include_router(routes_pages.router)
     app.include_router(routes_tasks.router)
     app.include_router(routes_chat.router)
+    app.include_router(routes_alerts.router)
     app.include_router(routes_chat.socket_router)
     app.mount(f"{COOKIE_PATH}/static", StaticFiles(directory=STATIC), name="ui-static")
 

@@ -78,6 +78,7 @@ NAV = (
     ("chat", "Chat", "/ui/chat", "viewer"),
     ("models", "Models", "/ui/models", "viewer"),
     ("waivers", "Waivers", "/ui/waivers", "viewer"),
+    ("alerts", "Alerts", "/ui/alerts", "viewer"),
     ("keys", "Keys", "/ui/keys", "admin"),
 )
 

@@ -26,7 +26,7 @@ from agency.db.keys import ROLE_RANK, Role
 from api.auth import Principal
 from api.deps import get_chat, get_engine
 from api.problems import FieldProblem, forbidden, invalid
-from api.routes import chat, interventions, keys, models, provenance, tasks, waivers
+from api.routes import alerts, chat, interventions, keys, models, provenance, tasks, waivers
 from api.state import get_session, get_state
 
 ROUTERS = (
@@ -37,6 +37,7 @@ ROUTERS = (
     keys.router,
     models.router,
     chat.router,
+    alerts.router,
 )
 
 Model = TypeVar("Model", bound=BaseModel)

@@ -4,12 +4,14 @@ repository. The JWS is kept here too, so the database and git can be compared.""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Text, insert, select
+from sqlalchemy import Row, Text, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
+from agency.db.reads import Reader
 from agency.db.types import UTCDateTime, utcnow
 
 TASK_ID_LENGTH = 64
@@ -38,6 +40,17 @@ async def get_provenance(session: AsyncSession, task_id: str) -> ProvenanceRecor
         .execution_options(populate_existing=True)
     )
     return (await session.scalars(stmt)).one_or_none()
+
+
+PROVENANCE_OF_TASK = select(*ProvenanceRecord.__table__.c).where(  # type: ignore[attr-defined]
+    ProvenanceRecord.task_id == bindparam("task_id")
+)
+
+
+async def read_provenance(reader: Reader, task_id: str) -> Row[Any] | None:
+    """The task's stored record through the read path (the verifier's); get_provenance is
+    the writer's own look-up inside its transaction."""
+    return await reader.one(PROVENANCE_OF_TASK, {"task_id": task_id})
 
 
 async def insert_provenance(session: AsyncSession, row: ProvenanceRecord) -> ProvenanceRecord:

@@ -27,11 +27,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from sqlalchemy import Row
 from starlette.requests import HTTPConnection
 
-from agency.db import records
+from agency.db import task_reads
 from agency.db.artifacts import ArtifactNotFound, get_artifact
-from agency.db.models import TaskEvent
 from agency.executor.layout import Layout
 from agency.executor.secrets import MissingSecrets
 from agency.executor.secrets import resolve as resolve_secrets
@@ -113,7 +113,7 @@ class LiveOutput:
 @dataclass
 class TaskDetail:
     task: TaskPublic
-    events: list[TaskEvent]
+    events: list[Row[Any]]
     timeline: list[TimelineEntry]
     rounds: list[RoundView]
     execution: ExecutionView | None
@@ -183,7 +183,7 @@ def temporal_url(connection: HTTPConnection, task: TaskPublic) -> str:
     return url + "/history"
 
 
-def timeline(events: list[TaskEvent], phase: str, now: datetime) -> list[TimelineEntry]:
+def timeline(events: list[Row[Any]], phase: str, now: datetime) -> list[TimelineEntry]:
     entries: list[TimelineEntry] = []
     for event in events:
         if event.kind != "phase":
@@ -272,7 +272,7 @@ def _gate_views(gates: list[GateResult]) -> list[GateView]:
 
 
 def execution_view(
-    summary: ExecutionSummary | None, events: list[TaskEvent]
+    summary: ExecutionSummary | None, events: list[Row[Any]]
 ) -> ExecutionView | None:
     executed = [e for e in events if e.action == "executed"]
     gates_ran = [e for e in events if e.action == "gates_ran"]
@@ -329,9 +329,8 @@ async def load(
     task = TaskPublic.model_validate_json(response.body)
     state = connection.app.state.agency
     audit: AuditList = await invoke(TASK_AUDIT, connection, principal, task_id=task_id)
-    async with state.sessions() as session:
-        events = await records.list_events(session, task_id, limit=records.MAX_EVENTS_PAGE)
-        verdict_rows = await records.list_verdicts(session, task_id)
+    events = await task_reads.list_events(state.reader, task_id, limit=task_reads.MAX_EVENTS_PAGE)
+    verdict_rows = await task_reads.list_verdicts(state.reader, task_id)
     note = ""
     rounds: list[RoundView]
     summary = task.execution
@@ -365,7 +364,7 @@ async def load(
     )
 
 
-def _round_time(view: RoundView, events: list[TaskEvent]) -> datetime | None:
+def _round_time(view: RoundView, events: list[Row[Any]]) -> datetime | None:
     """When a live round was decided: the judgment event of its stage (the latest one of
     that stage, for a result review, whose iteration the event does not name)."""
     action = "plan_review" if view.stage == "plan" else "result_review"
@@ -391,7 +390,7 @@ async def load_diff(
 
 
 def live_output(
-    connection: HTTPConnection, task: TaskPublic, events: list[TaskEvent]
+    connection: HTTPConnection, task: TaskPublic, events: list[Row[Any]]
 ) -> LiveOutput | None:
     """The running agent's (or gate's) output so far, when this process can read it."""
     if task.phase not in ("executing", "gating"):

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.responses import Response
 
-from agency.db import records
+from agency.db import task_reads
 from api.auth import Principal
 from api.problems import FieldProblem, ProblemError, invalid, not_found
 from api.routes.streams import PING_INTERVAL_S, event_stream
@@ -82,8 +82,7 @@ async def tasks_page(
     sort = _sort(filters, principal)
     state = request.app.state.agency
     try:
-        async with state.sessions() as session:
-            listing = await task_query.list_page(session, principal.tenant, filters, sort)
+        listing = await task_query.list_page(state.reader, principal.tenant, filters, sort)
     except ValueError as err:
         raise invalid([FieldProblem(path="cursor", message=str(err))]) from err
     loaded_at = datetime.now(UTC)
@@ -152,10 +151,9 @@ async def _list_stream(
         if not ok:
             return
         try:
-            async with state.sessions() as session:
-                rows = await task_query.rows_by_id(session, principal.tenant, ids)
-                now_counts = await task_query.counts(session, principal.tenant, query)
-                now_fresh = await task_query.newer_than(session, principal.tenant, query, since)
+            rows = await task_query.rows_by_id(state.reader, principal.tenant, ids)
+            now_counts = await task_query.counts(state.reader, principal.tenant, query)
+            now_fresh = await task_query.newer_than(state.reader, principal.tenant, query, since)
         except Exception:  # the database is away: try again at the next tick
             rows, now_counts, now_fresh = [], counts, fresh
         for row in rows:
@@ -213,7 +211,7 @@ async def bulk(request: Request, user: UserDep, form: FormDep) -> Response:
     skipped: list[tuple[Any, str]] = []
     missing: list[str] = []
     for task_id in ids:
-        row = await records.read_task(state.reader, task_id[:64], tenant=principal.tenant)
+        row = await task_reads.read_task(state.reader, task_id[:64], tenant=principal.tenant)
         if row is None:
             missing.append(task_id[:64])
         elif row.phase in TERMINAL_PHASES:
@@ -318,7 +316,8 @@ async def task_page(request: Request, user: UserDep, task_id: TaskId) -> Respons
 @router.get("/tasks/{task_id}/provenance")
 async def provenance(request: Request, user: UserDep, task_id: TaskId) -> Response:
     report = await invoke(TASK_PROVENANCE, request, user.principal, task_id=task_id)
-    row = await records.read_task(request.app.state.agency.reader, task_id, user.principal.tenant)
+    reader = request.app.state.agency.reader
+    row = await task_reads.read_task(reader, task_id, user.principal.tenant)
     # Finished by its record, its workflow not yet closed: the page asks again shortly.
     settling = report.pending and row is not None and row.phase in TERMINAL_PHASES
     if is_htmx(request):
@@ -368,7 +367,7 @@ async def act(
     op = INTERVENTIONS[name]
     require(op, principal)
     state = request.app.state.agency
-    row = await records.read_task(state.reader, task_id, tenant=principal.tenant)
+    row = await task_reads.read_task(state.reader, task_id, tenant=principal.tenant)
     if row is None:
         raise not_found(f"task {task_id}")
     payload = _intervention_body(name, form)
@@ -407,7 +406,7 @@ async def task_stream(
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=20)] = None,
 ) -> Response:
     state = request.app.state.agency
-    row = await records.read_task(state.reader, task_id, tenant=user.principal.tenant)
+    row = await task_reads.read_task(state.reader, task_id, tenant=user.principal.tenant)
     if row is None:
         raise not_found(f"task {task_id}")
     start = after
@@ -493,11 +492,10 @@ async def _task_stream(
 async def _output_section(request: Request, task_id: str, user: UiUser) -> str | None:
     """The live output section, or None when the task is not running a step."""
     state = request.app.state.agency
-    row = await records.read_task(state.reader, task_id, tenant=user.principal.tenant)
+    row = await task_reads.read_task(state.reader, task_id, tenant=user.principal.tenant)
     if row is None or row.phase not in ("executing", "gating"):
         return None
-    async with state.sessions() as session:
-        events = await records.list_events(session, task_id, limit=records.MAX_EVENTS_PAGE)
+    events = await task_reads.list_events(state.reader, task_id, limit=task_reads.MAX_EVENTS_PAGE)
     task = _RowTask(row)
     output = await asyncio.to_thread(detail.live_output, request, task, events)  # type: ignore[arg-type]
     return render("partials/task_output.html", output=output, t=task, present=present)
@@ -508,5 +506,5 @@ class _RowTask:
 
     def __init__(self, row: Any) -> None:
         self.phase = row.phase
-        self.spec = json.loads(row.spec_json) if row.spec_json else {}
+        self.spec = task_reads.task_spec(row)
         self.id = row.id

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
 from agency.db.reads import Reader
+from agency.db.transaction import transaction
 from agency.db.types import UTCDateTime, utcnow
 
 Role = Literal["viewer", "operator", "admin"]
@@ -171,12 +172,8 @@ async def revoke_key(
     )
     if tenant is not None:
         stmt = stmt.where(ApiKey.tenant == tenant)
-    try:
+    async with transaction(session):
         await session.execute(stmt)
-        await session.commit()
-    except BaseException:
-        await session.rollback()
-        raise
     row = await get_key(session, key_id)
     if row is None or (tenant is not None and row.tenant != tenant):
         return None
@@ -185,11 +182,7 @@ async def revoke_key(
 
 async def touch(session: AsyncSession, key_id: str, at: datetime | None = None) -> None:
     """Record that the key was used (callers throttle this) and commit."""
-    try:
+    async with transaction(session):
         await session.execute(
             update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=at or utcnow())
         )
-        await session.commit()
-    except BaseException:
-        await session.rollback()
-        raise

@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agency.db.models import AuditEntry, Task, TaskEvent, VerdictRecord
+from agency.db.transaction import transaction
 from agency.db.types import utcnow
 from council.spec import TaskSpec
 from domain.audit import ProjectionPatch, RecordInput
@@ -76,14 +77,10 @@ async def insert_task(
         created_at=now,
         updated_at=now,
     )
-    try:
-        # A Core INSERT rather than session.add: a duplicate id is then the database's
-        # IntegrityError, not an identity-map conflict with a row the session holds.
+    # A Core INSERT rather than session.add: a duplicate id is then the database's
+    # IntegrityError, not an identity-map conflict with a row the session holds.
+    async with transaction(session):
         await session.execute(insert(Task).values(**task.model_dump()))
-        await session.commit()
-    except BaseException:
-        await session.rollback()
-        raise
     # Read back what the database stored (UTC-normalised timestamps).
     stored = await _stored_task(session, task_id)
     if stored is None:
@@ -120,12 +117,8 @@ async def insert_spec_task(
 async def delete_unstarted_task(session: AsyncSession, task_id: str) -> None:
     """Remove a task whose workflow could not be started (nothing else refers to it yet),
     so that a failed submission leaves no half-written record. Commits."""
-    try:
+    async with transaction(session):
         await session.execute(delete(Task).where(Task.id == task_id, Task.last_seq == 0))
-        await session.commit()
-    except BaseException:
-        await session.rollback()
-        raise
 
 
 async def _stored_task(session: AsyncSession, task_id: str) -> Task | None:

@@ -20,6 +20,7 @@ from sqlalchemy import Row, Text, bindparam, cast, select
 
 from agency.db.models import AuditEntry, Task, TaskEvent, VerdictRecord
 from agency.db.reads import Reader
+from council.models import Judgment
 
 MAX_EVENTS_PAGE = 10_000
 # An events page larger than this may take milliseconds to read and decode: a reader
@@ -91,3 +92,8 @@ async def list_audit(reader: Reader, task_id: str) -> list[Row[Any]]:
 async def list_verdicts(reader: Reader, task_id: str) -> list[Row[Any]]:
     """Every judgment of the task, by record and then as written."""
     return await reader.all(VERDICTS_OF_TASK, {"task_id": task_id}, scan=True)
+
+
+def judgment_of(row: Row[Any]) -> Judgment:
+    """The Judgment a verdict row stores."""
+    return Judgment.model_validate(row, from_attributes=True)

@@ -277,16 +277,7 @@ async def task_audit(state: StateDep, principal: ViewerDep, task_id: TaskId) -> 
     entries = await task_reads.list_audit(state.reader, task_id)
     judgments: dict[int, list[Judgment]] = {}
     for v in await task_reads.list_verdicts(state.reader, task_id):
-        judgments.setdefault(v.seq, []).append(
-            Judgment(
-                judge=v.judge,  # type: ignore[arg-type]
-                verdict=v.verdict,  # type: ignore[arg-type]
-                confidence=v.confidence,
-                violations=v.violations,  # type: ignore[arg-type]
-                rationale=v.rationale,
-                assessment=v.assessment,
-            )
-        )
+        judgments.setdefault(v.seq, []).append(task_reads.judgment_of(v))
     return AuditList(
         items=[
             AuditPublic(

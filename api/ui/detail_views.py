@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Row
 
+from agency.db.task_reads import judgment_of
 from api.schemas import AuditList
 from council.models import GateResult, Judgment, Violation
 from domain.execution import ExecutionSummary
@@ -116,16 +117,7 @@ def rounds_from_records(verdict_rows: list[Any], audit: AuditList) -> list[Round
                 vetoes=[Violation.model_validate(v) for v in detail.get("vetoes") or []],
                 at=entry.at if entry else None,
             )
-        view.judgments.append(
-            Judgment(
-                judge=row.judge,
-                verdict=row.verdict,
-                confidence=row.confidence,
-                violations=row.violations,
-                rationale=row.rationale,
-                assessment=row.assessment,
-            )
-        )
+        view.judgments.append(judgment_of(row))
     return list(grouped.values())
 
 

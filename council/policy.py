@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from council.models import JUDGES, JudgeName
-from council.problems import SpecInvalid, validate_mapping
+from council.problems import Problem, SpecInvalid, problems_from_validation_error
 from council.tiers import TIERS, parse_tier
 
 GateMode = Literal["block", "warn", "skip"]
@@ -240,7 +240,13 @@ class PolicyInvalid(SpecInvalid):
 
 def parse_policy(data: Mapping[str, Any]) -> Policy:
     """Validate a policy (CAWS policy.yaml form); raise PolicyInvalid listing every problem."""
-    return validate_mapping(Policy, data, "a policy", PolicyInvalid)
+    if not isinstance(data, Mapping):
+        kind = type(data).__name__
+        raise PolicyInvalid([Problem(path="", message=f"a policy must be a mapping, got {kind}")])
+    try:
+        return Policy.model_validate(dict(data))
+    except ValidationError as exc:
+        raise PolicyInvalid(problems_from_validation_error(exc)) from None
 
 
 def policy_from_tier_policy(data: Any) -> dict[str, Any]:

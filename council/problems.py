@@ -7,12 +7,10 @@ to the same shape, with paths written the way a person reads them: `scope.in[2]`
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, TypeVar
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError, ValidationInfo, field_validator
-
-M = TypeVar("M", bound=BaseModel)
 
 
 class Problem(BaseModel):
@@ -126,21 +124,3 @@ def dedupe(problems: Iterable[Problem]) -> list[Problem]:
             seen.add(key)
             out.append(p)
     return out
-
-
-def require_mapping(data: Any, what: str, error: type[SpecInvalid] = SpecInvalid) -> None:
-    """Raise `error` with the one problem that says so unless `data` is a mapping; `what`
-    names it ("a waiver")."""
-    if not isinstance(data, Mapping):
-        kind = type(data).__name__
-        raise error([Problem(path="", message=f"{what} must be a mapping, got {kind}")])
-
-
-def validate_mapping(model: type[M], data: Any, what: str, error: type[SpecInvalid]) -> M:
-    """`data` validated as `model`; `error` listing every problem when it is not a mapping
-    or does not validate."""
-    require_mapping(data, what, error)
-    try:
-        return model.model_validate(dict(data))
-    except ValidationError as exc:
-        raise error(problems_from_validation_error(exc)) from None

@@ -17,13 +17,7 @@ from council.caws import caws_governance, merge_caws_spec
 from council.caws.rules import WaiverRules
 from council.caws.scope_check import scope_findings
 from council.credentials import SECRET_NAME, credential_reason
-from council.problems import (
-    Problem,
-    SpecInvalid,
-    dedupe,
-    problems_from_validation_error,
-    require_mapping,
-)
+from council.problems import Problem, SpecInvalid, dedupe, problems_from_validation_error
 from council.spec import TaskSpec
 from council.tiers import parse_tier
 from council.waivers import WAIVER_ID_PATTERN
@@ -46,7 +40,9 @@ _MODES = "feature, refactor, fix, doc, chore"
 
 def parse_task_spec(data: Mapping[str, Any]) -> TaskSpec:
     """Validate a submitted task; raise SpecInvalid listing every problem with its path."""
-    require_mapping(data, "a task spec")
+    if not isinstance(data, Mapping):
+        kind = type(data).__name__
+        raise SpecInvalid([Problem(path="", message=f"a task spec must be a mapping, got {kind}")])
     raw = _normalise(data)
     problems: list[Problem] = []
     spec: TaskSpec | None = None

@@ -16,10 +16,10 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, time
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from council.policy import Budget, Policy
-from council.problems import SpecInvalid, validate_mapping
+from council.problems import Problem, SpecInvalid, problems_from_validation_error
 
 WaiverStatus = Literal["proposed", "active", "expired", "revoked"]
 BUDGET_GATE = "budget_limit"
@@ -132,7 +132,13 @@ class WaiverInvalid(SpecInvalid):
 
 def parse_waiver(data: Mapping[str, Any]) -> Waiver:
     """Validate a waiver of either generation; raise WaiverInvalid listing every problem."""
-    return validate_mapping(Waiver, data, "a waiver", WaiverInvalid)
+    if not isinstance(data, Mapping):
+        kind = type(data).__name__
+        raise WaiverInvalid([Problem(path="", message=f"a waiver must be a mapping, got {kind}")])
+    try:
+        return Waiver.model_validate(dict(data))
+    except ValidationError as exc:
+        raise WaiverInvalid(problems_from_validation_error(exc)) from None
 
 
 def waiver_problems(

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from council.problems import require_mapping
+from council.problems import Problem, SpecInvalid
 from council.tiers import parse_tier
 
 # Fields of a task that say what to run; everything else is governance (or kept extra).
@@ -36,7 +36,9 @@ def caws_governance(caws: Mapping[str, Any]) -> dict[str, Any]:
     CAWS writes `acceptance_criteria` in older specs and risk tiers as "T2"; both are
     mapped. Values are not validated here: `parse_task_spec` names what is wrong.
     """
-    require_mapping(caws, "a CAWS spec")
+    if not isinstance(caws, Mapping):
+        kind = type(caws).__name__
+        raise SpecInvalid([Problem(path="", message=f"a CAWS spec must be a mapping, got {kind}")])
     out = dict(caws)
     tier = parse_tier(out.get("risk_tier"))
     if tier is not None:

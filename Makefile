@@ -66,7 +66,7 @@ postgres:
 	@pg_isready -h 127.0.0.1 -p 5432
 
 # The suite, after the lint gate: a build with a lint failure does not get to the tests.
-test: lint postgres chromium
+test: lint postgres chromium promtool
 	$(BIN)/pytest
 
 # The source tree (tests excluded: they may hold markers as test data) and the layer
@@ -85,3 +85,21 @@ lint: venv
 
 demo: venv
 	$(BIN)/agency demo $(DEMO_FLAGS)
+
+# promtool (Debian's `prometheus` package) checks the exposition format (tests/agency/metrics,
+# tests/api/test_prometheus.py) and the SLO rules and their unit tests (tests/agency/slo); only its binary is needed, so the package is downloaded and
+# unpacked under $(VENV)/, not installed. Without root or apt the tests skip with why.
+PROMTOOL := $(BIN)/promtool
+.PHONY: promtool
+promtool: $(STAMP)
+	@test -x $(PROMTOOL) || { \
+	  if command -v apt-get >/dev/null 2>&1; then \
+	    tmp=$$(mktemp -d) && cd $$tmp && \
+	    { apt-get download -q prometheus >/dev/null 2>&1 || \
+	      { [ "$$(id -u)" = 0 ] && apt-get update -q >/dev/null && apt-get download -q prometheus; }; } && \
+	    dpkg -x prometheus_*.deb root && \
+	    install -m 0755 root/usr/bin/promtool $(CURDIR)/$(PROMTOOL); \
+	    rm -rf $$tmp; \
+	  fi; \
+	  test -x $(CURDIR)/$(PROMTOOL) || echo "warning: promtool not found; the metrics and SLO rule tests will be skipped" >&2; \
+	}

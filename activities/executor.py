@@ -39,6 +39,7 @@ from agency.executor.patching import APPLY_DISPLAY
 from agency.executor.sandbox import SandboxUnavailable
 from agency.executor.schemas import AgentCommand, ExecuteRequest, RunStatus
 from agency.executor.source import SourceError
+from agency.metrics.executor import AGENT_RUN_DURATION, GATE_RUN_DURATION, timed_step
 from agency.settings import Settings
 from domain import errors
 from domain.activities import (
@@ -171,8 +172,9 @@ class ExecutorActivities:
             patch=patch,
         )
         try:
-            status = await _heartbeating(
-                self._runs.execute(request), lambda: self._progress(inp.run_id)
+            status = await timed_step(
+                AGENT_RUN_DURATION,
+                _heartbeating(self._runs.execute(request), lambda: self._progress(inp.run_id)),
             )
         except SandboxUnavailable as err:
             raise ApplicationError(str(err), type=errors.EXECUTOR_REFUSED) from err
@@ -181,9 +183,12 @@ class ExecutorActivities:
     @implements(RUN_GATES)
     async def run_gates(self, inp: GatesInput) -> ExecutionSummary:
         try:
-            status = await _heartbeating(
-                self._runs.run_gates(inp.run_id, inp.spec.gates),
-                lambda: self._progress(inp.run_id),
+            status = await timed_step(
+                GATE_RUN_DURATION,
+                _heartbeating(
+                    self._runs.run_gates(inp.run_id, inp.spec.gates),
+                    lambda: self._progress(inp.run_id),
+                ),
             )
         except RunNotFound as err:
             raise ApplicationError(str(err), type=errors.NOT_FOUND) from err

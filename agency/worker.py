@@ -20,6 +20,8 @@ from temporalio.worker import Worker
 from activities import build_activities
 from agency.codec import CodecConfigError
 from agency.db.engine import make_engine, session_maker
+from agency.metrics.exposition import serving_metrics
+from agency.metrics.temporal_sdk import install_sdk_metrics
 from agency.settings import Settings, get_settings
 from agency.temporal_client import connect
 from agency.temporal_security import TemporalSettingsError
@@ -51,12 +53,15 @@ async def running_worker(
 
 
 async def serve(settings: Settings) -> None:
+    # Before the client: the SDK's metrics are set up with the process's Temporal Runtime.
+    install_sdk_metrics(settings.metrics_host, settings.worker_sdk_metrics_port, "worker")
     client = await connect(settings, role="worker")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with running_worker(client, settings):
+    metrics = serving_metrics(settings.metrics_host, settings.worker_metrics_port, "worker")
+    async with metrics, running_worker(client, settings):
         log.info(
             "worker polling task queue %s at %s",
             settings.task_queue,

@@ -7,15 +7,28 @@ it (the rest of `api` must not depend on the workflow; tests/test_layers.py).
 
 from __future__ import annotations
 
+import sys
+
 import uvicorn
 
 from agency.settings import get_settings
+from agency.slo.spec import SloFileInvalid, load_slo_file
 from api.app import create_app
 from workflows.task import TaskWorkflow
+
+# Settings that cannot work: restarting would not help (EX_CONFIG, as the workers').
+EXIT_CONFIG = 78
 
 
 def main() -> None:
     settings = get_settings()
+    try:
+        # Checked before serving so that its problems are printed as a message, each on
+        # its own line, not as a failed startup's traceback.
+        load_slo_file(settings.slo_file)
+    except SloFileInvalid as err:
+        print(f"api: {err}", file=sys.stderr)
+        raise SystemExit(EXIT_CONFIG) from None
     uvicorn.run(
         create_app(settings, workflows=[TaskWorkflow]),
         host=settings.api_host,

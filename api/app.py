@@ -15,6 +15,7 @@ from agency.inference.catalog import Catalog
 from agency.inference.chat import ChatService
 from agency.inference.shared import shared_engine
 from agency.settings import Settings
+from agency.slo.spec import load_slo_file
 from agency.temporal_client import data_converter
 from agency.temporal_security import temporal_security
 from api.bounds import RequestBounds
@@ -23,12 +24,14 @@ from api.deps import AppState
 from api.methods import DeclaredMethods
 from api.openapi import install_openapi
 from api.problems import install_problem_handlers
+from api.prometheus import install_metrics
 from api.ratelimit import RateLimiter, RateLimitHeaders
 from api.routes import chat as chat_routes
 from api.routes import codec as codec_routes
 from api.routes import codec_login, health, interventions, keys, metrics, streams, tasks
 from api.routes import models as model_routes
 from api.routes import provenance as provenance_routes
+from api.routes import slos as slo_routes
 from api.routes import waivers as waiver_routes
 from api.temporal_gateway import TemporalGateway
 from api.ui import install_ui
@@ -52,9 +55,10 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # Temporal and codec settings that cannot work stop the API here, with their
+        # Temporal, codec and SLO settings that cannot work stop the API here, with their
         # reason, rather than turning every request into a 503.
         temporal_security(settings)
+        app.state.slo_file = load_slo_file(settings.slo_file)
         converter = data_converter(settings)
         codec = converter.payload_codec
         url = settings.effective_database_url
@@ -102,6 +106,7 @@ def create_app(
     app.include_router(model_routes.router)
     app.include_router(chat_routes.router)
     app.include_router(metrics.router)
+    app.include_router(slo_routes.router)
     app.include_router(health.router)
     app.include_router(codec_routes.router)
     app.include_router(codec_login.router)
@@ -119,4 +124,6 @@ def create_app(
     app.add_middleware(CodecCors, origin=settings.effective_temporal_ui_origin)
     # The model names a chat session may ask for are this configuration's.
     install_openapi(app, {"models": Catalog.build(settings.models, settings.model).names()})
+    # GET /metrics, and the request metrics middleware (outermost: it counts refusals).
+    install_metrics(app)
     return app

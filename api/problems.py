@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from agency.metrics.http import count_unavailable
 from api.outages import Dependency, TemporalUnavailableError, down_dependency, is_outage
 
 log = logging.getLogger("agency.api")
@@ -78,6 +79,7 @@ def conflict(detail: str) -> ProblemError:
 
 def unavailable(detail: str, *down: Dependency) -> ProblemError:
     """503 with Retry-After; `down` names the dependencies that are down, when known."""
+    count_unavailable(*down)  # every 503 of an outage is made here
     return ProblemError(
         503,
         "unavailable",

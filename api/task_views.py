@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Row
 
+from agency.metrics.http import count_dependency_error
 from api.outages import TemporalUnavailableError, is_temporal_unavailable
 from api.schemas import TaskPublic
 from api.temporal_gateway import TemporalGateway, describe
@@ -52,6 +53,7 @@ async def live_state(gateway: TemporalGateway, row: Row[Any]) -> TaskState | str
     try:
         client = await gateway.client(wait_s=CONNECT_WAIT_S)
     except TemporalUnavailableError as err:
+        count_dependency_error("temporal", "read_degraded")
         return f"Temporal is unavailable ({err})"
     try:
         handle = client.get_workflow_handle(row.workflow_id)
@@ -64,5 +66,6 @@ async def live_state(gateway: TemporalGateway, row: Row[Any]) -> TaskState | str
     except Exception as err:
         log.info("live query of %s failed: %s", row.workflow_id, type(err).__name__)
         if is_temporal_unavailable(err):
+            count_dependency_error("temporal", "read_degraded")
             return f"Temporal is unavailable ({describe(err)})"
         return f"the live query failed ({describe(err)})"

@@ -62,6 +62,7 @@ from agency.db.models import Task
 from agency.settings import Settings
 from agency.temporal_client import data_converter
 from bench.load import Result, build_request, figures, run_load, table
+from domain import search_attributes
 from domain.audit import ProjectionPatch, RecordInput
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -226,6 +227,7 @@ async def bench(
         dev_server_existing_path=str(TEMPORAL_BIN),
         data_converter=data_converter(Settings()),
         ui=False,
+        search_attributes=search_attributes.ALL,
     )
     api_port, hello_port = free_port(), free_port()
     env = {

@@ -34,6 +34,7 @@ from agency.temporal_client import data_converter
 from agency.worker import running_worker
 from bench.raw_workflow import RawWorkflow, bench_noop
 from council.validation import parse_task_spec
+from domain import search_attributes
 from domain.execution import ExecutorOptions
 from domain.task import WORKFLOW_NAME, TaskInput, TaskResult
 
@@ -85,6 +86,7 @@ async def main(tasks: int, concurrency: int) -> None:
         dev_server_existing_path=str(Path(sys.executable).parent / "temporal"),
         data_converter=data_converter(settings),
         ui=False,
+        search_attributes=search_attributes.ALL,
     )
     engine = make_engine(settings.effective_database_url)
     sessions = session_maker(engine)

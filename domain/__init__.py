@@ -17,5 +17,8 @@ One concept per module:
 - `audit`: one recorded transition (task event, audit entry, projection update);
 - `activities`: every activity's input and output, and its typed reference (name and
   types), which both its definition and the workflow's call use;
-- `errors`: the failure types activities raise that the workflow's retry policies know.
+- `errors`: the failure types activities raise that the workflow's retry policies know;
+- `search_attributes`: the custom search attributes a task workflow carries (typed keys,
+  plain data from temporalio.common) and their values at start;
+- `summaries`: the static summary and details the Temporal UI shows of a task.
 """

@@ -6,6 +6,7 @@ import pytest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from domain import search_attributes
 from tests.support.harness import TEMPORAL_BIN
 
 
@@ -16,6 +17,8 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
         dev_server_existing_path=str(TEMPORAL_BIN),
         data_converter=pydantic_data_converter,
         ui=False,
+        # As `agency up` registers them (domain/search_attributes.py).
+        search_attributes=search_attributes.ALL,
     )
     try:
         yield env

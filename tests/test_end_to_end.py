@@ -68,6 +68,26 @@ def wait_show(env: dict[str, str], task_id: str, predicate: Any, within: float =
     raise AssertionError(f"task {task_id} stuck in {task['phase']}")
 
 
+def temporal_list(env: dict[str, str], query: str, within: float = 30) -> str:
+    """`temporal workflow list --query`, until it lists something (visibility lags)."""
+    argv = [
+        str(Path(sys.executable).parent / "temporal"),
+        "workflow",
+        "list",
+        "--address",
+        f"127.0.0.1:{env['AGENCY_TEMPORAL_PORT']}",
+        "--query",
+        query,
+    ]
+    deadline = time.monotonic() + within
+    while True:
+        done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        if "task-" in done.stdout or time.monotonic() > deadline:
+            return done.stdout
+        time.sleep(0.5)
+
+
 def test_strict_task_through_the_cli_against_the_running_stack(
     stack_env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -82,6 +102,8 @@ def test_strict_task_through_the_cli_against_the_running_stack(
     waiting = wait_show(stack_env, task_id, lambda t: t["pending_action"] == "approve")
     assert waiting["phase"] == "awaiting_approval" and waiting["execution_mode"] == "strict"
     assert {v["judge"]: v["verdict"] for v in waiting["verdicts"]}["constitutional"] == "pass"
+    # The `temporal` CLI finds it by its search attribute (README, "The workflow").
+    assert f"task-{task_id}" in temporal_list(stack_env, "AgencyPhase='awaiting_approval'")
 
     approved = agency(stack_env, "approve", task_id, "--reason", "reviewed the diff")
     assert approved.returncode == 0, approved.stderr

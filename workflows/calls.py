@@ -2,7 +2,8 @@
 
 The name Temporal schedules and the type the result is decoded to both come from the
 reference, the options from workflows/activity_options.py; a call site passes the input
-and nothing else that could drift from the definition.
+and nothing else that could drift from the definition, but for a summary: one line the
+Temporal web UI shows beside the activity's type (which iteration, which host).
 """
 
 from __future__ import annotations
@@ -25,9 +26,12 @@ async def call(
     options: workflow.ActivityConfig,
     *,
     activity_id: str | None = None,
+    summary: str | None = None,
 ) -> OutputT:
     config = options.copy()
     if activity_id is not None:
         config["activity_id"] = activity_id
+    if summary is not None:
+        config["summary"] = summary
     result = await workflow.execute_activity(ref.name, arg, result_type=ref.output, **config)
     return cast(OutputT, result)

@@ -66,6 +66,7 @@ async def claim_host(run: TaskRun, attempt: int) -> ExecutorClaim:
             CLAIM_EXECUTOR,
             ClaimInput(task_id=run.task_id, iteration=run.iteration, attempt=attempt),
             opts.claiming(options),
+            summary=f"claim an executor host, iteration {run.iteration} attempt {attempt}",
         )
     except ActivityError as err:
         reraise_cancellation(err)

@@ -17,6 +17,7 @@ from temporalio.exceptions import ApplicationError
 from workflows.hosts import control_agent
 from workflows.recording import record
 from workflows.state import TaskRun
+from workflows.visibility import show
 
 with workflow.unsafe.imports_passed_through():
     from domain.audit import ProjectionPatch
@@ -109,6 +110,7 @@ async def intervene(run: TaskRun, name: str, inp: Intervention) -> InterventionA
             detail["risk_tier"] = inp.risk_tier
     elif name == "cancel":
         run.cancel_by = inp
+    show(run)  # paused, a new risk tier, a decision taken
     await record(
         run,
         "intervention",

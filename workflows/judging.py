@@ -37,6 +37,7 @@ async def judge(
             can_refine=can_refine,
         ),
         opts.JUDGING,
+        summary=f"council on the {stage}, iteration {run.iteration}",
     )
     run.verdicts = out.judgments
     run.decision = out.decision

@@ -9,6 +9,7 @@ from temporalio import workflow
 
 from workflows.calls import call
 from workflows.state import TaskRun
+from workflows.visibility import show
 
 with workflow.unsafe.imports_passed_through():
     from council.models import Judgment, Stage
@@ -31,6 +32,7 @@ async def enter(
 ) -> None:
     """Enter `phase`, and record it."""
     run.phase = phase
+    show(run)
     patch = (projection or ProjectionPatch()).model_copy(
         update={"phase": phase, "workflow_run_id": workflow.info().run_id}
     )
@@ -81,4 +83,5 @@ async def record(
             iteration=run.iteration,
         ),
         opts.QUICK,
+        summary=f"record {kind} {action} (#{run.seq})",
     )

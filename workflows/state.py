@@ -7,6 +7,8 @@ deterministic code touches it.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
@@ -36,6 +38,8 @@ class TaskRun:
         # Human interventions waiting to be taken into account.
         self.paused = False
         self.pending_action: str | None = None
+        # When an approval still awaited stops being awaited (shown in the Temporal UI).
+        self.approval_deadline: datetime | None = None
         self.human_decision: Intervention | None = None
         self.human_verdict: str | None = None
         self.override: OverrideInput | None = None

@@ -1,4 +1,4 @@
-"""A small synchronous client of the task API (see the README), shared by the CLI and the demo."""
+"""A small synchronous client of the task API (docs/api.md), shared by the CLI and the demo."""
 
 from __future__ import annotations
 

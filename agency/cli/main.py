@@ -8,6 +8,8 @@ from agency.cli import caws, chat, interventions, logs, ops, replay, signing_key
 from agency.cli.gate import gate_app
 from agency.cli.keys import keys_app
 from agency.cli.models import models_app
+from agency.cli.slo import slo_app
+from agency.cli.temporal import temporal_app
 from agency.cli.ui import ui as ui_command
 from agency.cli.waivers import waiver_app
 
@@ -48,3 +50,5 @@ app.add_typer(models_app, name="models")
 app.command("chat")(chat.chat)
 app.command("ui")(ui_command)
 app.add_typer(gate_app, name="gate")
+app.add_typer(temporal_app, name="temporal")
+app.add_typer(slo_app, name="slo")

@@ -5,7 +5,7 @@ an ORM `AsyncSession` one primary-key read cost about 1.2 ms on SQLite (aiosqlit
 its own thread several times per statement) and 1.4 ms on PostgreSQL (a pre-ping round
 trip per checkout, greenlet adaptation, ORM identity bookkeeping); the same Core
 statement on a synchronous SQLite connection took 65 µs with a pool checkout and about
-25 µs on a connection kept open (README, API benchmark). The reader runs the statements
+25 µs on a connection kept open (docs/benchmarks.md, the API). The reader runs the statements
 the repositories build, without the ORM:
 
 - SQLite: on a synchronous, read-only connection, on the event loop's own thread. A WAL

@@ -6,7 +6,7 @@ waits in SQLite's busy handler, which sleeps and retries with growing pauses (up
 clients submitting tasks at half the API's capacity: a median of 14 ms, but a p95 of
 540 ms, all of it spent waiting for a lock that was free most of the time. Queued
 in-process instead, on one asyncio lock per database and event loop, each writer starts
-as soon as the previous one commits: p95 23-29 ms (bench/api.py, README).
+as soon as the previous one commits: p95 23-29 ms (bench/api.py, docs/benchmarks.md).
 
 A session takes its turn at its first write (an INSERT, UPDATE or DELETE, or a flush
 of pending objects) and gives it up when its transaction ends (commit, rollback or

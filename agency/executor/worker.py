@@ -29,6 +29,9 @@ from agency.executor.dirlock import DirectoryInUse, exclusive
 from agency.executor.host import HostRuns
 from agency.executor.layout import Layout
 from agency.executor.sandbox import Sandbox
+from agency.metrics.executor import active_runs_of
+from agency.metrics.exposition import serving_metrics
+from agency.metrics.temporal_sdk import install_sdk_metrics
 from agency.settings import Settings, get_settings
 from agency.temporal_client import connect
 from agency.temporal_security import TemporalSettingsError
@@ -84,7 +87,7 @@ async def running_executor(
     if sandbox.problem:
         raise ExecutorUnusable(sandbox.problem)
     try:
-        with exclusive(layout.lock_file):
+        with exclusive(layout.lock_file), active_runs_of(runs):
             reaped = await runs.reap()
             if reaped:
                 log.info("removed %d worktree(s) left by an earlier process", len(reaped))
@@ -121,12 +124,15 @@ async def running_executor(
 
 
 async def serve(settings: Settings) -> None:
+    # Before the client: the SDK's metrics are set up with the process's Temporal Runtime.
+    install_sdk_metrics(settings.metrics_host, settings.executor_sdk_metrics_port, "executor")
     client = await connect(settings, role=f"executor {settings.executor_name}")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with running_executor(client, settings) as executor:
+    metrics = serving_metrics(settings.metrics_host, settings.executor_metrics_port, "executor")
+    async with metrics, running_executor(client, settings) as executor:
         log.info(
             "executor %s polling %s and %s at %s (sandbox: %s)",
             executor.claim.executor,

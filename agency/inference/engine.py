@@ -31,6 +31,7 @@ from agency.inference.job import GenerationJob, Step, Summary, TokenStream
 from agency.inference.loading import LoadedModel, free, load_source
 from agency.inference.threads import mlx_thread
 from agency.inference.types import ChatMessage, Completion, ModelInfo, SwapReport, Token
+from agency.metrics.inference import observe_generation
 
 T = TypeVar("T")
 
@@ -240,6 +241,14 @@ class Engine:
                 if item.text:
                     yield Token(text=item.text)
                 summary = item.summary
+            observe_generation(
+                loaded.name,
+                finish_reason=summary.finish_reason,
+                prompt_tokens=summary.prompt_tokens,
+                generation_tokens=summary.generation_tokens,
+                ttft_s=summary.ttft_s,
+                generation_tps=summary.generation_tps,
+            )
             yield Completion(
                 text=summary.text,
                 model=loaded.name,

@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
+from agency.metrics.http import count_dependency_error
 from api.deps import StateDep, ViewerDep
 from api.kpis import KpiSnapshot, KpiSource
 from api.outages import is_database_unavailable
@@ -89,6 +90,7 @@ async def _snapshots(
         except Exception as err:
             if not is_database_unavailable(err):
                 raise
+            count_dependency_error("database", "stream_retried")
             log.info("metrics stream waits for the database")
         else:
             yield ServerSentEvent(data=snapshot.model_dump_json(), event="kpi", id=str(sent))

@@ -27,6 +27,7 @@ from sqlalchemy import Row
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from agency.db import task_reads
+from agency.metrics.http import count_dependency_error
 from api.deps import StateDep, ViewerDep
 from api.outages import is_database_unavailable
 from api.problems import Problem, not_found
@@ -200,6 +201,7 @@ async def event_stream(
             # The database is away: the stream stays open, says so, and tries again with
             # backoff; `last` is kept, so nothing is skipped or sent twice after it.
             failures += 1
+            count_dependency_error("database", "stream_retried")
             delay = reconnect_delay(failures)
             log.info("event stream of %s waits for the database (%d)", task_id, failures)
             yield reconnecting(last, failures, delay)

@@ -17,6 +17,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from agency.db import records, task_pages, task_reads
 from agency.db.reads import Reader
 from agency.settings import Settings
+from agency.task_start import start_task_workflow
 from agency.temporal_client import workflow_id_for
 from api import idempotency
 from api.deps import OperatorDep, SessionDep, StateDep, ViewerDep
@@ -32,7 +33,7 @@ from council.models import Judgment
 from council.spec import ExecutionMode, Mode, TaskSpec
 from domain.execution import ExecutorOptions
 from domain.phases import TERMINAL_PHASES, Phase
-from domain.task import WORKFLOW_NAME, TaskInput
+from domain.task import TaskInput
 
 log = logging.getLogger("agency.api")
 
@@ -157,8 +158,8 @@ async def _create(
         raise records.UnknownTaskError(task_id)
     try:
         handle = await asyncio.wait_for(
-            client.start_workflow(
-                WORKFLOW_NAME,
+            start_task_workflow(
+                client,
                 TaskInput(
                     task_id=task_id,
                     spec=spec,
@@ -167,8 +168,8 @@ async def _create(
                     approval_timeout_s=state.settings.approval_timeout_s,
                     executors=_executor_options(state.settings),
                 ),
-                id=workflow_id,
                 task_queue=state.settings.task_queue,
+                api_url=state.settings.api_url,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
                 memo=idempotency.memo_for(digest),

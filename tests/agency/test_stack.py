@@ -19,17 +19,12 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from agency.readiness import task_queue_probe, temporal_probe
 from agency.settings import Settings
-from agency.stack import (
-    STOP_ORDER,
-    Stack,
-    stop_signals,
-    task_queue_probe,
-    temporal_executable,
-    temporal_probe,
-)
+from agency.stack import STOP_ORDER, Stack, stop_signals, temporal_executable
 from agency.stack_state import StackState, is_running, read_stack_state, write_stack_state
 from agency.supervisor import ChildSpec, StackError, Supervisor
+from domain import search_attributes
 
 
 def free_port() -> int:
@@ -139,6 +134,8 @@ def test_embedded_temporal_is_probed_restarted_from_its_db_and_pollers_known_by_
     argv = stack.temporal_argv()
     assert argv[0] == str(temporal_executable())
     assert str(tmp_path.resolve() / "temporal.db") in argv
+    for key in search_attributes.ALL:
+        assert f"{key.name}={search_attributes.CLI_TYPE_NAMES[key.indexed_value_type]}" in argv
     assert "nothing listens" in str(
         task_queue_probe(Settings(temporal_address=address), "q", "workflow")(1)
     )
@@ -187,6 +184,8 @@ def test_embedded_temporal_is_probed_restarted_from_its_db_and_pollers_known_by_
         wait_until(lambda: part_state(tmp_path, "temporal") == ("up", 1), within_s=90)
         # Restarted on the same database file: the open task is still there.
         assert asyncio.run(workflow_status(address, workflow_id)) == "RUNNING"
+        # The task workflows' search attributes, registered by the flags, are still there.
+        assert asyncio.run(custom_attributes(address)) >= {k.name for k in search_attributes.ALL}
         assert part_state(tmp_path, "worker")[0] == "up"
     finally:
         supervisor.stop(grace_s=5, order=STOP_ORDER)
@@ -208,6 +207,17 @@ async def workflow_status(address: str, workflow_id: str) -> str:
     status = (await description.get_workflow_handle(workflow_id).describe()).status
     assert status is not None
     return status.name
+
+
+async def custom_attributes(address: str) -> set[str]:
+    from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
+    from temporalio.client import Client
+
+    client = await Client.connect(address)
+    listed = await client.operator_service.list_search_attributes(
+        ListSearchAttributesRequest(namespace=client.namespace)
+    )
+    return set(listed.custom_attributes)
 
 
 def part_state(tmp_path: Path, name: str) -> tuple[str, int]:

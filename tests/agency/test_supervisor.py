@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from agency.stack import STOP_ORDER, http_probe
+from agency.readiness import http_probe
+from agency.stack import STOP_ORDER
 from agency.stack_state import PartState, StackState, read_stack_state
 from agency.supervisor import Backoff, ChildSpec, Probe, StackError, Supervisor
 

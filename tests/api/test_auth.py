@@ -155,7 +155,16 @@ async def test_the_database_holds_no_raw_key_and_the_logs_show_none(
     assert {item["prefix"] for item in listed} >= {"_".join(k.split("_")[:2]) for k in raw_keys}
     assert all("key" not in item for item in listed)
 
-    await asyncio.sleep(0.2)  # let the last writes reach the file
+    # Last-use times are written after the responses: wait until every key used shows one,
+    # so the file searched below holds the last writes.
+    used = {"_".join(k.split("_")[:2]) for k in raw_keys}
+    for _ in range(100):
+        items = (await api.http.get("/api/v1/keys")).json()["items"]
+        if all(i["last_used_at"] for i in items if i["prefix"] in used):
+            break
+        await asyncio.sleep(0.05)
+    else:
+        pytest.fail("last-use times were not written")
     db_file = Path(api.h.settings.effective_database_url.split("///", 1)[1])
     stored = b"".join(
         path.read_bytes()

@@ -21,6 +21,7 @@ from agency.asgi_thread import free_port, serve_app
 from agency.db.migrate import upgrade_database
 from agency.settings import Settings
 from api.app import create_app
+from domain import search_attributes
 from tests.api.outage_support import assert_unavailable, eventually
 from tests.support.harness import TEMPORAL_BIN
 from tests.support.keys import bearer, make_key
@@ -42,6 +43,7 @@ class TemporalServer:
             port=self.port,
             dev_server_database_filename=str(self.database),
             ui=False,
+            search_attributes=search_attributes.ALL,
         )
 
     async def stop(self) -> None:

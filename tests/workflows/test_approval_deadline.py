@@ -8,6 +8,8 @@ from pathlib import Path
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from agency.temporal_setup import register_search_attributes
+from domain import search_attributes
 from tests.support.harness import TEMPORAL_TEST_SERVER_BIN, harness, state_of
 from tests.support.repos import git
 
@@ -18,6 +20,9 @@ async def test_strict_task_fails_when_the_approval_deadline_passes(tmp_path: Pat
         data_converter=pydantic_data_converter,
     )
     try:
+        # The test server knows no custom search attribute until it is added, as on a
+        # cluster (its operator service implements adding only).
+        await register_search_attributes(env.client, env.client.namespace)
         async with harness(env.client, tmp_path) as h:
             head = git(h.repo, "rev-parse", "main")
             started = time.monotonic()
@@ -35,5 +40,9 @@ async def test_strict_task_fails_when_the_approval_deadline_passes(tmp_path: Pat
             audit = await h.audit(handle)
             assert any(a.approval_status == "pending" for a in audit)  # type: ignore[attr-defined]
             assert audit[-1].action == "failed"  # type: ignore[attr-defined]
+            # The attributes followed: no longer awaiting a human, failed.
+            shown = (await handle.describe()).typed_search_attributes
+            assert shown.get(search_attributes.PHASE) == "failed"
+            assert shown.get(search_attributes.AWAITING_APPROVAL) is False
     finally:
         await env.shutdown()

@@ -29,6 +29,7 @@ async def apply(run: TaskRun) -> None:
     await enter(run, "applying", action="apply")
     if execution.tree is None or execution.diff_artifact is None or not run.base_commit:
         raise TaskEnded("failed", "apply impossible: the execution left no stored change")
+    target = run.spec.target_branch or execution.default_target
     try:
         applied = await call(
             APPLY_CHANGE,
@@ -38,11 +39,12 @@ async def apply(run: TaskRun) -> None:
                 base_commit=run.base_commit,
                 tree=execution.tree,
                 diff_artifact=execution.diff_artifact,
-                target_branch=run.spec.target_branch or execution.default_target,
+                target_branch=target,
                 message=commit_message(run),
                 at=workflow.now(),
             ),
             opts.applying(run.inp.executors),
+            summary=f"commit the judged change to {target}",
         )
     except ActivityError as err:
         reraise_cancellation(err)

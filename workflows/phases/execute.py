@@ -86,6 +86,7 @@ async def run_agent(
                 run.inp.executors, host.host_queue, timedelta(seconds=run.spec.agent.timeout_s)
             ),
             activity_id=f"execute-{run.iteration}-{attempt}",
+            summary=f"agent, iteration {run.iteration} attempt {attempt} on {host.executor}",
         )
     except ActivityError as err:
         reraise_cancellation(err)

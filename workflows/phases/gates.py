@@ -33,6 +33,7 @@ async def run_gates(
             GatesInput(run_id=summary.run_id, attempt=summary.attempt, spec=run.spec),
             opts.host_step(run.inp.executors, host.host_queue, timedelta(seconds=total_timeout)),
             activity_id=f"gates-{run.iteration}-{summary.attempt}",
+            summary=f"{len(run.spec.gates)} gate(s), iteration {run.iteration} on {host.executor}",
         )
     except ActivityError as err:
         reraise_cancellation(err)

@@ -21,6 +21,7 @@ async def validate(run: TaskRun) -> None:
         VALIDATE_TASK,
         ValidateInput(task_id=run.task_id, spec=run.spec, tenant=run.inp.tenant),
         opts.QUICK,
+        summary=f"validate {run.spec.id} against {run.spec.repo}"[:200],
     )
     if run.validation.problems:
         raise TaskEnded("failed", "invalid task: " + "; ".join(run.validation.problems))

@@ -32,7 +32,6 @@ def build_activities(
         governance.validate_task,
         governance.judge,
         records.record,
-        inference.generate,
         inference.draft_patch,
         provenance.record_provenance,
     ]

@@ -34,7 +34,6 @@ def build_activities(
         governance.validate_task,
         governance.judge,
         records.record,
-        inference.generate,
         inference.draft_patch,
         provenance.record_provenance,
         alerts.reconcile_alerts,

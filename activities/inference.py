@@ -1,4 +1,6 @@
-"""Generation as Temporal activities, on the worker's inference engine.
+"""Inference for the workflow worker, on its inference engine: the model agent's
+drafting activity, the check that a model agent names a model this worker has, and the
+model's assessments for the judges.
 
 Prompts and outputs live in the artifact store under the data dir; activity inputs and
 results carry only their ids, so no prompt or model output enters workflow history.
@@ -18,7 +20,7 @@ from temporalio.exceptions import ApplicationError
 from activities.defn import implements
 from agency.db.artifacts import put_artifact
 from agency.inference import ChatMessage, Completion, Engine
-from agency.inference.artifacts import ArtifactNotFound, ArtifactStore
+from agency.inference.artifacts import ArtifactStore
 from agency.inference.assessments import assessment_messages, with_assessment, with_failure
 from agency.inference.drafting import draft_messages, extract_diff, scope_files
 from agency.inference.errors import ModelNotFound, PromptTooLong, UnknownModel
@@ -27,14 +29,7 @@ from agency.settings import Settings
 from council.judges import JudgeContext
 from council.models import Judgment
 from domain import errors
-from domain.activities import (
-    DRAFT_PATCH,
-    GENERATE,
-    DraftInput,
-    DraftOutput,
-    GenerateInput,
-    GenerateOutput,
-)
+from domain.activities import DRAFT_PATCH, DraftInput, DraftOutput
 
 T = TypeVar("T")
 
@@ -60,26 +55,6 @@ class InferenceActivities:
         if self._engine is None:
             self._engine = shared_engine(self._settings)
         return self._engine
-
-    @implements(GENERATE)
-    async def generate(self, inp: GenerateInput) -> GenerateOutput:
-        try:
-            raw = self.artifacts.get_json(inp.prompt_artifact)
-            messages = [ChatMessage.model_validate(m) for m in raw]
-        except (ArtifactNotFound, ValueError, TypeError) as err:
-            raise ApplicationError(
-                f"bad prompt artifact: {err}", type=errors.INVALID_INPUT
-            ) from err
-        done = await self._complete(messages, inp.model, inp.max_tokens)
-        return GenerateOutput(
-            output_artifact=self.artifacts.put_text("output", done.text),
-            model=done.model,
-            finish_reason=done.finish_reason,
-            prompt_tokens=done.prompt_tokens,
-            generation_tokens=done.generation_tokens,
-            ttft_s=done.ttft_s,
-            generation_tps=done.generation_tps,
-        )
 
     @implements(DRAFT_PATCH)
     async def draft_patch(self, inp: DraftInput) -> DraftOutput:

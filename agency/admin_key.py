@@ -9,6 +9,7 @@ from pathlib import Path
 from agency.db import keys
 from agency.db.engine import make_engine, session_maker
 from agency.db.migrate import run_blocking
+from agency.db.reads import make_reader
 from agency.settings import Settings
 
 ADMIN_KEY_FILE = "admin.key"
@@ -37,11 +38,17 @@ def write_secret_file(path: Path, content: str) -> None:
 async def ensure_admin_key_async(settings: Settings) -> Path | None:
     """Create the first admin key if the tenant has no active one; return the file written,
     or None when an admin key already existed (its file, if any, is left alone)."""
-    engine = make_engine(settings.effective_database_url)
+    url = settings.effective_database_url
+    reader = make_reader(url)
+    try:
+        admins = await keys.count_active_admins(reader, settings.default_tenant)
+    finally:
+        await reader.close()
+    if admins > 0:
+        return None
+    engine = make_engine(url)
     try:
         async with session_maker(engine)() as session:
-            if await keys.count_active_admins(session, settings.default_tenant) > 0:
-                return None
             new = await keys.create_key(
                 session, name=FIRST_ADMIN_NAME, role="admin", tenant=settings.default_tenant
             )

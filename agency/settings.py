@@ -123,7 +123,7 @@ class Settings(BaseSettings):
     signing_keys_dir: Path | None = None
     provenance_repo: Path | None = None
 
-    # Inference (MLX, DESIGN §7). `model` is the default model's name: a built-in one
+    # Inference (MLX). `model` is the default model's name: a built-in one
     # (smollm2-135m, smollm2-135m-q4) or a key of `models`, which maps more names to a
     # GGUF file or an mlx-lm model directory (AGENCY_MODELS='{"name": "/path"}').
     model: str = Field(default="smollm2-135m", min_length=1, max_length=200)

@@ -26,131 +26,30 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
-from agency.stack_state import PartState, PartStateName, StackState, write_stack_state
-
-# A readiness probe gets the pid of the process it checks (a restarted child has a new
-# one) and returns None when ready, or a short reason why not. It must return within a
-# few seconds: it runs on the monitor's pool, and `stop()` does not wait for it.
-Probe = Callable[[int], str | None]
+from agency.stack_state import PartStateName, StackState, write_stack_state
+from agency.supervised import (
+    Backoff,
+    Child,
+    ChildSpec,
+    Probe,
+    exit_status,
+    signal_group,
+    stop_waves,
+)
 
 POLL_S = 0.25
-TAIL_LINES = 25
 # How long stop() waits for the monitor thread to finish its current round.
 MONITOR_JOIN_S = 5.0
+
+__all__ = ["Backoff", "ChildSpec", "Probe", "StackError", "Supervisor"]
 
 
 class StackError(Exception):
     """A child could not start or died; the message says which and shows its log tail."""
-
-
-@dataclass
-class ChildSpec:
-    name: str
-    argv: list[str]
-    ready: Probe | None = None
-    ready_timeout_s: float = 60.0
-    env: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class Backoff:
-    """Delays before restarts: initial_s, doubling up to max_s; back to initial_s once
-    the child had stayed up reset_after_s (a crash an hour later is a new story)."""
-
-    initial_s: float = 1.0
-    max_s: float = 30.0
-    reset_after_s: float = 60.0
-    next_s: float = field(init=False)
-
-    def __post_init__(self) -> None:
-        if not 0 < self.initial_s <= self.max_s:
-            raise ValueError("backoff needs 0 < initial_s <= max_s")
-        self.next_s = self.initial_s
-
-    def delay(self, up_for_s: float | None) -> float:
-        """The delay before the next restart; `up_for_s` is None if it never got up."""
-        if up_for_s is not None and up_for_s >= self.reset_after_s:
-            self.next_s = self.initial_s
-        delay = self.next_s
-        self.next_s = min(self.next_s * 2, self.max_s)
-        return delay
-
-
-def exit_status(returncode: int) -> str:
-    return f"killed by signal {-returncode}" if returncode < 0 else f"exit code {returncode}"
-
-
-@dataclass(eq=False)
-class Child:
-    spec: ChildSpec
-    log_path: Path
-    backoff: Backoff
-    process: subprocess.Popen[bytes] | None = None
-    state: PartStateName = "starting"
-    since: datetime = field(default_factory=lambda: datetime.now(UTC))
-    restarts: int = 0
-    last_exit: str | None = None
-    # Monotonic times of the current process: launched, became up; when to restart.
-    started_at: float = 0.0
-    up_at: float | None = None
-    restart_at: float = 0.0
-    # The probe in flight (monitor phase), and the last reason it gave.
-    probe: Future[str | None] | None = None
-    probe_after: float = 0.0
-    probe_reason: str = "not probed yet"
-
-    @property
-    def name(self) -> str:
-        return self.spec.name
-
-    @property
-    def pid(self) -> int | None:
-        return None if self.process is None else self.process.pid
-
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def tail(self, lines: int = TAIL_LINES) -> str:
-        return log_tail(self.log_path, lines)
-
-    def death_report(self, when: str) -> str:
-        code = None if self.process is None else self.process.returncode
-        how = "not started" if code is None else exit_status(code)
-        return (
-            f"{self.name} exited {when} ({how}); last lines of {self.log_path}:\n"
-            f"{self.tail() or '(log is empty)'}"
-        )
-
-    def part_state(self) -> PartState:
-        # A pid only while a process of ours runs under it.
-        running = self.state in ("starting", "up", "stopping")
-        return PartState(
-            name=self.name,
-            state=self.state,
-            pid=self.pid if running else None,
-            restarts=self.restarts,
-            last_exit=self.last_exit,
-            since=self.since,
-            log=str(self.log_path),
-        )
-
-
-def log_tail(path: Path, lines: int = TAIL_LINES) -> str:
-    try:
-        with path.open("rb") as handle:
-            handle.seek(0, os.SEEK_END)
-            size = handle.tell()
-            handle.seek(max(0, size - 16 * 1024))
-            data = handle.read()
-    except OSError:
-        return ""
-    text = data.decode("utf-8", errors="replace")
-    return "\n".join(text.splitlines()[-lines:])
 
 
 def _stamp() -> str:
@@ -355,7 +254,7 @@ class Supervisor:
         assert child.pid is not None
         pid = child.pid
         # Whatever it spawned goes too: a stray grandchild could hold its port.
-        _signal_group(pid, signal.SIGKILL)
+        signal_group(pid, signal.SIGKILL)
         up_for = None if child.up_at is None else now - child.up_at
         delay = child.backoff.delay(up_for)
         with self._lock:
@@ -406,7 +305,7 @@ class Supervisor:
                 f"{child.name} (pid {pid}) did not become ready within "
                 f"{child.spec.ready_timeout_s:.0f}s ({child.probe_reason}); killing it"
             )
-            _signal_group(pid, signal.SIGKILL)
+            signal_group(pid, signal.SIGKILL)
             return
         if child.probe is None and now >= child.probe_after and self._probes is not None:
             child.probe = self._probes.submit(child.spec.ready, pid)
@@ -448,16 +347,16 @@ class Supervisor:
         workers before the server they talk to); children not named go in the first wave.
         """
         self._end_monitor()
-        for wave in _waves(self.children, order):
+        for wave in stop_waves(self.children, order):
             running = [child for child in wave if child.alive()]
             for child in wave:
                 if child.alive():
                     self._set_state(child, "stopping")
-                    _signal_group(child.pid, signal.SIGTERM)
+                    signal_group(child.pid, signal.SIGTERM)
                 else:
                     if child.state in ("starting", "up"):
                         # It died before the monitor noticed: its group was not reaped yet.
-                        _signal_group(child.pid, signal.SIGKILL)
+                        signal_group(child.pid, signal.SIGKILL)
                     self._set_state(child, "stopped")
             deadline = time.monotonic() + grace_s
             # A second Ctrl-C while stopping means: stop waiting, kill now.
@@ -466,7 +365,7 @@ class Supervisor:
                     time.sleep(self.poll_s / 2)
             for child in running:
                 # Also reaps stragglers the leader left in its group.
-                _signal_group(child.pid, signal.SIGKILL)
+                signal_group(child.pid, signal.SIGKILL)
                 assert child.process is not None
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     child.process.wait(timeout=5)
@@ -485,19 +384,3 @@ class Supervisor:
             # Probes are bounded; their results are no longer wanted.
             self._probes.shutdown(wait=False, cancel_futures=True)
             self._probes = None
-
-
-def _signal_group(pid: int | None, sig: signal.Signals) -> None:
-    if pid is None:
-        return
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, sig)
-
-
-def _waves(children: list[Child], order: list[list[str]] | None) -> list[list[Child]]:
-    if not order:
-        return [list(reversed(children))]
-    named = {name for wave in order for name in wave}
-    waves = [[c for c in reversed(children) if c.name not in named]]
-    waves += [[c for c in reversed(children) if c.name in wave] for wave in order]
-    return [wave for wave in waves if wave]

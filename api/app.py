@@ -79,7 +79,10 @@ def create_app(
         # The process's inference engine (models load on first use) and chat sessions.
         app.state.inference = shared_engine(settings)
         app.state.chat = ChatService(
-            app.state.agency.sessions, app.state.inference, settings.inference_max_tokens
+            app.state.agency.sessions,
+            app.state.agency.reader,
+            app.state.inference,
+            settings.inference_max_tokens,
         )
         try:
             yield

@@ -17,7 +17,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 
 from agency.db import keys
 from api.problems import forbidden, rate_limited, unauthorized
@@ -93,16 +93,25 @@ async def authenticate_key(request: Request, raw: str | None) -> Principal:
         key_id=row.id,
         key_prefix=row.prefix,
     )
-    decision = state.limiter.take(row.id, row.role)
-    setattr(request.state, STATE_KEY, decision)
+    await charge_key(request, row.id, row.role)
+    return principal
+
+
+async def charge_key(connection: HTTPConnection, key_id: str, role: str) -> None:
+    """Take this request from the key's rate limit (429 once it is spent) and note the
+    key's use. An API request and a dashboard page or stream (api.ui.deps) are charged
+    alike; on a Request the decision is kept for the RateLimit response headers."""
+    state: AppState = connection.app.state.agency
+    decision = state.limiter.take(key_id, role)
+    if isinstance(connection, Request):
+        setattr(connection.state, STATE_KEY, decision)
     if not decision.allowed:
         raise rate_limited(
-            f"the {row.role} limit is {decision.policy.quota} requests per "
+            f"the {role} limit is {decision.policy.quota} requests per "
             f"{decision.policy.window_s:g} s; retry after {decision.retry_after_s} s",
             decision.headers(),
         )
-    await _touch(state, row.id)
-    return principal
+    await _touch(state, key_id)
 
 
 async def _touch(state: AppState, key_id: str) -> None:

@@ -32,8 +32,6 @@ from api.state import (
 ViewerDep = Annotated[Principal, Depends(require_viewer)]
 OperatorDep = Annotated[Principal, Depends(require_operator)]
 AdminDep = Annotated[Principal, Depends(require_admin)]
-# Any authenticated key (kept for routes written before roles existed).
-PrincipalDep = ViewerDep
 
 
 def get_engine(connection: HTTPConnection) -> Engine:
@@ -55,7 +53,6 @@ __all__ = [
     "EngineDep",
     "OperatorDep",
     "Principal",
-    "PrincipalDep",
     "SessionDep",
     "StateDep",
     "ViewerDep",

@@ -23,12 +23,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from agency.db import records
-from agency.db.models import Task
+from agency.db import records, task_reads
+from agency.db.reads import Reader
 from agency.db.types import utcnow
 from api.outages import TEMPORAL
 from api.problems import ProblemError, unavailable
@@ -85,7 +86,7 @@ def key_reused() -> ProblemError:
 class Replay:
     """The task a repeated request answers with."""
 
-    row: Task
+    row: Row[Any]  # agency.db.task_reads.TASK_ROW
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,7 @@ class Retry:
 
 async def resolve_duplicate(
     session: AsyncSession,
+    reader: Reader,
     client: Client,
     *,
     task_id: str,
@@ -103,7 +105,7 @@ async def resolve_duplicate(
     spec: dict[str, Any],
 ) -> Replay | Retry:
     """Decide what a request whose task row already exists gets (see the module doc)."""
-    row = await records.get_task(session, task_id, tenant=tenant)
+    row = await task_reads.read_task(reader, task_id, tenant=tenant)
     if row is None:
         # The first request failed to start its workflow and removed its row just now.
         return Retry()
@@ -112,7 +114,7 @@ async def resolve_duplicate(
         if row.last_seq > 0:
             # Records were written, so the workflow ran and its history has since been
             # deleted (retention): the stored spec is all that is left to compare.
-            if row.spec != spec:
+            if task_reads.task_spec(row) != spec:
                 raise key_reused()
             return Replay(row)
         age = (utcnow() - row.created_at).total_seconds()

@@ -12,9 +12,9 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from agency.db.models import Task
+from agency.db.reads import Reader
 from agency.db.types import utcnow
 from api.pollers import pollers
 from api.state import AppState
@@ -61,14 +61,15 @@ def percentile(values: list[float], fraction: float) -> float | None:
 
 
 async def task_figures(
-    session: AsyncSession, tenant: str, now: datetime, window_s: int = WINDOW_S
+    reader: Reader, tenant: str, now: datetime, window_s: int = WINDOW_S
 ) -> dict[str, object]:
-    by_phase_rows = await session.execute(
-        select(Task.phase, func.count()).where(Task.tenant == tenant).group_by(Task.phase)
+    by_phase_rows = await reader.all(
+        select(Task.phase, func.count()).where(Task.tenant == tenant).group_by(Task.phase),
+        scan=True,
     )
-    by_phase = {phase: int(count) for phase, count in by_phase_rows.all()}
+    by_phase = {phase: int(count) for phase, count in by_phase_rows}
     since = now - timedelta(seconds=window_s)
-    finished_rows = await session.execute(
+    finished = await reader.all(
         select(Task.phase, Task.created_at, Task.updated_at)
         .where(
             Task.tenant == tenant,
@@ -76,9 +77,9 @@ async def task_figures(
             Task.updated_at >= since,
         )
         .order_by(Task.updated_at.desc())  # type: ignore[attr-defined]
-        .limit(LATENCY_SAMPLE)
+        .limit(LATENCY_SAMPLE),
+        scan=True,
     )
-    finished = finished_rows.all()
     completed = sum(1 for phase, _, _ in finished if phase == "completed")
     latencies = [max(0.0, (done - created).total_seconds()) for _, created, done in finished]
     p95 = percentile(latencies, 0.95)
@@ -107,8 +108,7 @@ class KpiSource:
         if cached is not None and time.monotonic() - cached[0] < SNAPSHOT_TTL_S:
             return cached[1]
         now = utcnow()
-        async with self._state.sessions() as session:
-            figures = await task_figures(session, tenant, now)
+        figures = await task_figures(self._state.reader, tenant, now)
         active, total = await self._executor_counts()
         snapshot = KpiSnapshot(
             at=now,

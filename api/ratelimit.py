@@ -7,7 +7,8 @@ later: structured fields naming the policy, with q = quota, w = window in second
 r = remaining, t = seconds until the bucket is full again), on every authenticated
 response; an empty bucket is answered 429 with `Retry-After`.
 
-Buckets live in the API process: one API process serves the stack (DESIGN.md §1).
+Buckets live in the API process: one API process serves the stack
+(docs/architecture.md, Processes).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ poll), and turning a row into a TaskPublic and then into JSON was most of the co
 list: about 30 µs a task, 1.5 ms for a page of 50. So the API keeps each row's JSON.
 
 The key is the row itself: every column, the JSON columns as their stored text
-(agency.db.records.TASK_ROW). A row that changes in any column is a different key, so an
+(agency.db.task_reads.TASK_ROW). A row that changes in any column is a different key, so an
 answer is never stale and nothing needs invalidating; every request still gets its rows
 from the reader (agency.db.reads), current as of that request. Old entries age out
 (least recently used first, bounded).

@@ -1,4 +1,5 @@
-"""Building TaskPublic from the projection row and, while the task runs, its live state."""
+"""A task's answer while it runs: the workflow's live state, merged into the TaskPublic of
+its projection row (api.task_json.public_from_row)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,10 @@ from typing import Any
 
 from sqlalchemy import Row
 
-from agency.db.models import Task
 from agency.metrics.http import count_dependency_error
 from api.outages import TemporalUnavailableError, is_temporal_unavailable
-from api.schemas import TaskPublic, spec_warnings
+from api.schemas import TaskPublic
 from api.temporal_gateway import TemporalGateway, describe
-from council.models import Judgment
 from domain.phases import TERMINAL_PHASES
 from domain.task import TaskState
 
@@ -22,36 +21,6 @@ log = logging.getLogger("agency.api")
 QUERY_TIMEOUT_S = 2.0
 # The projection answers without Temporal: a read waits briefly for a connection.
 CONNECT_WAIT_S = 1.0
-
-
-def task_public(row: Task, live: TaskState | None = None) -> TaskPublic:
-    public = TaskPublic(
-        id=row.id,
-        caws_id=row.caws_id,
-        title=row.title,
-        risk_tier=row.risk_tier,
-        mode=row.mode,
-        execution_mode=row.execution_mode,
-        phase=row.phase,
-        iteration=row.iteration,
-        max_iterations=row.max_iterations,
-        paused=row.paused,
-        pending_action=row.pending_action,
-        verdicts=[Judgment.model_validate(v) for v in row.verdicts or []],
-        applied_commit=row.applied_commit,
-        error=row.error,
-        changed_files=row.changed_files,
-        lines_added=row.lines_added,
-        lines_removed=row.lines_removed,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        workflow_id=row.workflow_id,
-        workflow_run_id=row.workflow_run_id,
-        submitted_by=row.submitted_by,
-        spec=row.spec,
-        warnings=spec_warnings(row.spec or {}),
-    )
-    return public if live is None else with_live_state(public, live)
 
 
 def with_live_state(public: TaskPublic, live: TaskState) -> TaskPublic:
@@ -75,7 +44,7 @@ def with_live_state(public: TaskPublic, live: TaskState) -> TaskPublic:
     )
 
 
-async def live_state(gateway: TemporalGateway, row: Task | Row[Any]) -> TaskState | str | None:
+async def live_state(gateway: TemporalGateway, row: Row[Any]) -> TaskState | str | None:
     """The workflow's `state` query; None when the task has finished (the projection is
     the whole answer); otherwise, when it cannot be read, why (the projection is still a
     valid answer without it)."""

@@ -145,24 +145,6 @@ class ProvenanceOutput(BaseModel):
 
 
 # ------------------------------------------------------------------------- inference
-class GenerateInput(BaseModel):
-    """A generation whose prompt (a JSON list of {role, content}) is an artifact."""
-
-    prompt_artifact: str = Field(max_length=100)
-    model: str | None = Field(default=None, max_length=200)
-    max_tokens: int | None = Field(default=None, ge=1, le=8192)
-
-
-class GenerateOutput(BaseModel):
-    output_artifact: str
-    model: str
-    finish_reason: str
-    prompt_tokens: int
-    generation_tokens: int
-    ttft_s: float
-    generation_tps: float
-
-
 class DraftInput(BaseModel):
     """A model-driven agent's turn: draft a patch for the spec's scope."""
 
@@ -192,8 +174,6 @@ JUDGE = ActivityRef("judge", JudgeInput, JudgeOutput)
 RECORD = ActivityRef("record", RecordInput, type(None))
 RECORD_PROVENANCE = ActivityRef("record_provenance", ProvenanceInput, ProvenanceOutput)
 DRAFT_PATCH = ActivityRef("draft_patch", DraftInput, DraftOutput)
-# Registered, but no workflow calls it.
-GENERATE = ActivityRef("generate", GenerateInput, GenerateOutput)
 # Any executor's, on the shared executor queue.
 CLAIM_EXECUTOR = ActivityRef("claim_executor", ClaimInput, ExecutorClaim)
 APPLY_CHANGE = ActivityRef("apply_change", ApplyInput, ApplyOutput)
@@ -209,7 +189,6 @@ REFERENCES: tuple[ActivityRef[Any, Any], ...] = (
     RECORD,
     RECORD_PROVENANCE,
     DRAFT_PATCH,
-    GENERATE,
     CLAIM_EXECUTOR,
     APPLY_CHANGE,
     RUN_AGENT,

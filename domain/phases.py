@@ -3,7 +3,7 @@ ones that end it."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 Phase = Literal[
     "queued",
@@ -20,4 +20,6 @@ Phase = Literal[
     "rejected",
     "canceled",
 ]
+# Every phase, in that order (the dashboard lists them so).
+PHASES: tuple[str, ...] = get_args(Phase)
 TERMINAL_PHASES: frozenset[str] = frozenset({"completed", "failed", "rejected", "canceled"})

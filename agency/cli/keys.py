@@ -58,16 +58,13 @@ async def _direct_create(settings: Settings, name: str, role: key_store.Role, te
 
 
 async def _direct_list(settings: Settings, tenant: str | None, include_revoked: bool) -> Any:
-    from agency.db.engine import make_engine, session_maker
+    from agency.db.reads import make_reader
 
-    engine = make_engine(settings.effective_database_url)
+    reader = make_reader(settings.effective_database_url)
     try:
-        async with session_maker(engine)() as session:
-            rows = await key_store.list_keys(
-                session, tenant=tenant, include_revoked=include_revoked
-            )
+        rows = await key_store.list_keys(reader, tenant=tenant, include_revoked=include_revoked)
     finally:
-        await engine.dispose()
+        await reader.close()
     return [_public(r) for r in rows]
 
 

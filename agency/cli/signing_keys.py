@@ -52,7 +52,13 @@ def rotate_signing(as_json: JsonFlag = False) -> None:
 
 @handles_errors
 def revoke_signing(
-    kid: Annotated[str, typer.Argument(help="The kid of the compromised key.")],
+    kid: Annotated[
+        str,
+        typer.Argument(
+            help="The kid of the compromised key (one that begins with '-', made before "
+            "kids were kept from doing so, goes after `--`: `revoke-signing --reason R -- -Dx`)."
+        ),
+    ],
     reason: Annotated[str, typer.Option("--reason", help="Why (recorded with the key).")],
     as_json: JsonFlag = False,
 ) -> None:

@@ -1,6 +1,6 @@
 """The database layer: table models, engines and sessions, migrations, repository functions."""
 
-from agency.db.engine import make_engine, session_maker
+from agency.db.engine import make_engine, ping, session_maker
 from agency.db.migrate import (
     current_revision,
     current_revision_async,
@@ -11,19 +11,9 @@ from agency.db.migrate import (
 )
 from agency.db.models import AuditEntry, Task, TaskEvent, VerdictRecord
 from agency.db.reads import Reader, make_reader
-from agency.db.records import (
-    UnknownTaskError,
-    apply_record,
-    get_task,
-    insert_task,
-    list_audit,
-    list_events,
-    list_tasks,
-    list_verdicts,
-    ping,
-    projection_changes,
-    read_task,
-)
+from agency.db.records import UnknownTaskError, apply_record, insert_task, projection_changes
+from agency.db.task_pages import list_tasks
+from agency.db.task_reads import list_audit, list_events, list_verdicts, read_task
 
 __all__ = [
     "AuditEntry",
@@ -36,7 +26,6 @@ __all__ = [
     "current_revision",
     "current_revision_async",
     "downgrade_database",
-    "get_task",
     "head_revision",
     "insert_task",
     "list_audit",

@@ -9,6 +9,7 @@ same id and writes nothing new.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 from datetime import datetime
@@ -18,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
+from agency.db.transaction import transaction
 from agency.db.types import UTCDateTime, utcnow
 
 KINDS = ("diff", "patch")
@@ -49,17 +51,13 @@ async def put_artifact(session: AsyncSession, kind: str, data: bytes) -> str:
     key = artifact_id(kind, data)
     if await session.get(Artifact, key) is not None:
         return key
-    try:
-        await session.execute(
-            insert(Artifact).values(id=key, kind=kind, size=len(data), content=data)
-        )
-        await session.commit()
-    except IntegrityError:
-        # Stored meanwhile by a concurrent attempt: the same bytes under the same id.
-        await session.rollback()
-    except BaseException:
-        await session.rollback()
-        raise
+    # IntegrityError: stored meanwhile by a concurrent attempt, the same bytes under the
+    # same id.
+    with contextlib.suppress(IntegrityError):
+        async with transaction(session):
+            await session.execute(
+                insert(Artifact).values(id=key, kind=kind, size=len(data), content=data)
+            )
     return key
 
 

@@ -19,14 +19,17 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    Row,
     Text,
     UniqueConstraint,
+    bindparam,
     select,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
+from agency.db.reads import Reader
 from agency.db.types import UTCDateTime, utcnow
 
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -95,36 +98,40 @@ async def create_session(
     return row
 
 
-async def get_session(session: AsyncSession, session_id: str, tenant: str) -> ChatSession | None:
-    row = await session.get(ChatSession, session_id)
-    if row is None or row.tenant != tenant:
-        return None
-    return row
-
-
-async def list_sessions(session: AsyncSession, tenant: str, limit: int = 100) -> list[ChatSession]:
-    result = await session.execute(
-        select(ChatSession)
-        .where(ChatSession.tenant == tenant)  # type: ignore[arg-type]
-        .order_by(ChatSession.created_at.desc(), ChatSession.id)  # type: ignore[attr-defined]
-        .limit(limit)
+SESSION_BY_ID = select(*ChatSession.__table__.c).where(  # type: ignore[attr-defined]
+    ChatSession.id == bindparam("session_id"),  # type: ignore[arg-type]
+    ChatSession.tenant == bindparam("tenant"),  # type: ignore[arg-type]
+)
+SESSIONS_OF_TENANT = (
+    select(*ChatSession.__table__.c)  # type: ignore[attr-defined]
+    .where(ChatSession.tenant == bindparam("tenant"))  # type: ignore[arg-type]
+    .order_by(ChatSession.created_at.desc(), ChatSession.id)  # type: ignore[attr-defined]
+    .limit(bindparam("limit"))
+)
+MESSAGES_AFTER = (
+    select(*ChatMessageRow.__table__.c)  # type: ignore[attr-defined]
+    .where(
+        ChatMessageRow.session_id == bindparam("session_id"),  # type: ignore[arg-type]
+        ChatMessageRow.seq > bindparam("after_seq"),  # type: ignore[arg-type]
     )
-    return list(result.scalars())
+    .order_by(ChatMessageRow.seq)  # type: ignore[arg-type]
+)
 
 
-async def messages(
-    session: AsyncSession, session_id: str, after_seq: int = 0
-) -> list[ChatMessageRow]:
+async def read_session(reader: Reader, session_id: str, tenant: str) -> Row[Any] | None:
+    """The chat session, or None if there is none of that id in `tenant`."""
+    return await reader.one(SESSION_BY_ID, {"session_id": session_id, "tenant": tenant})
+
+
+async def list_sessions(reader: Reader, tenant: str, limit: int = 100) -> list[Row[Any]]:
+    """The tenant's sessions, newest first."""
+    return await reader.all(SESSIONS_OF_TENANT, {"tenant": tenant, "limit": limit})
+
+
+async def messages(reader: Reader, session_id: str, after_seq: int = 0) -> list[Row[Any]]:
     """The session's messages whose last frame is above `after_seq`, in order."""
-    result = await session.execute(
-        select(ChatMessageRow)
-        .where(
-            ChatMessageRow.session_id == session_id,  # type: ignore[arg-type]
-            ChatMessageRow.seq > after_seq,  # type: ignore[arg-type]
-        )
-        .order_by(ChatMessageRow.seq)  # type: ignore[arg-type]
-    )
-    return list(result.scalars())
+    params = {"session_id": session_id, "after_seq": after_seq}
+    return await reader.all(MESSAGES_AFTER, params, scan=True)
 
 
 async def append_message(
@@ -164,6 +171,7 @@ async def append_message(
 
 
 async def last_seq(session: AsyncSession, session_id: str) -> int:
+    """The session's last frame, read by the writer that takes the next one."""
     result = await session.execute(
         select(ChatSession.last_seq).where(ChatSession.id == session_id)  # type: ignore[arg-type]
     )

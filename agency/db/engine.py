@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -151,3 +151,8 @@ def session_maker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     # process's writers queue for their turn (agency.db.write_queue).
     session_class = WriteQueueSession if is_sqlite(engine.url) else AsyncSession
     return async_sessionmaker(engine, class_=session_class, expire_on_commit=False)
+
+
+async def ping(session: AsyncSession) -> None:
+    """Raise if the database cannot answer a trivial query (the write path's health)."""
+    await session.execute(text("SELECT 1"))

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
 from agency.db.reads import Reader
+from agency.db.transaction import transaction
 from agency.db.types import UTCDateTime, utcnow
 
 Role = Literal["viewer", "operator", "admin"]
@@ -55,10 +56,6 @@ class ApiKey(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
     last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
-
-    @property
-    def active(self) -> bool:
-        return self.revoked_at is None
 
 
 @dataclass(frozen=True)
@@ -118,12 +115,12 @@ async def create_key(
     raise RuntimeError("could not draw an unused key id")
 
 
-async def get_key(session: AsyncSession, key_id: str) -> ApiKey | None:
-    stmt = select(ApiKey).where(ApiKey.id == key_id).execution_options(populate_existing=True)
-    return (await session.scalars(stmt)).one_or_none()
-
-
 KEY_BY_ID = select(ApiKey).where(ApiKey.id == bindparam("key_id"))
+
+
+async def read_key(reader: Reader, key_id: str) -> Row[Any] | None:
+    """The key's row (revoked or not), or None."""
+    return await reader.one(KEY_BY_ID, {"key_id": key_id})
 
 
 async def verify(reader: Reader, raw: str) -> Row[Any] | None:
@@ -140,23 +137,27 @@ async def verify(reader: Reader, raw: str) -> Row[Any] | None:
 
 
 async def list_keys(
-    session: AsyncSession, *, tenant: str | None = None, include_revoked: bool = False
-) -> list[ApiKey]:
+    reader: Reader, *, tenant: str | None = None, include_revoked: bool = False
+) -> list[Row[Any]]:
+    """Keys, oldest first: of `tenant` (None: every tenant's), revoked ones too if asked."""
     stmt = select(ApiKey).order_by(ApiKey.created_at, ApiKey.id)
     if tenant is not None:
         stmt = stmt.where(ApiKey.tenant == tenant)
     if not include_revoked:
         stmt = stmt.where(ApiKey.revoked_at.is_(None))  # type: ignore[union-attr]
-    return list((await session.scalars(stmt.execution_options(populate_existing=True))).all())
+    return await reader.all(stmt)
 
 
-async def count_active_admins(session: AsyncSession, tenant: str) -> int:
-    stmt = select(func.count()).where(
-        ApiKey.tenant == tenant,
-        ApiKey.role == "admin",
-        ApiKey.revoked_at.is_(None),  # type: ignore[union-attr]
-    )
-    return int(await session.scalar(stmt) or 0)
+ACTIVE_ADMINS = select(func.count()).where(
+    ApiKey.tenant == bindparam("tenant"),
+    ApiKey.role == "admin",
+    ApiKey.revoked_at.is_(None),  # type: ignore[union-attr]
+)
+
+
+async def count_active_admins(reader: Reader, tenant: str) -> int:
+    row = await reader.one(ACTIVE_ADMINS, {"tenant": tenant})
+    return int(row[0]) if row is not None else 0
 
 
 async def revoke_key(
@@ -171,13 +172,11 @@ async def revoke_key(
     )
     if tenant is not None:
         stmt = stmt.where(ApiKey.tenant == tenant)
-    try:
+    async with transaction(session):
         await session.execute(stmt)
-        await session.commit()
-    except BaseException:
-        await session.rollback()
-        raise
-    row = await get_key(session, key_id)
+    # The row as stored now (populate_existing: the session may hold an older one).
+    found = select(ApiKey).where(ApiKey.id == key_id).execution_options(populate_existing=True)
+    row = (await session.scalars(found)).one_or_none()
     if row is None or (tenant is not None and row.tenant != tenant):
         return None
     return row
@@ -185,11 +184,7 @@ async def revoke_key(
 
 async def touch(session: AsyncSession, key_id: str, at: datetime | None = None) -> None:
     """Record that the key was used (callers throttle this) and commit."""
-    try:
+    async with transaction(session):
         await session.execute(
             update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=at or utcnow())
         )
-        await session.commit()
-    except BaseException:
-        await session.rollback()
-        raise

@@ -18,14 +18,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from agency.executor import workspace
 from agency.executor.environment import agent_env, gate_env
-from agency.executor.layout import Layout, atomic_write
+from agency.executor.layout import Layout
 from agency.executor.patching import APPLY_ARGV, APPLY_DISPLAY, write_patch
 from agency.executor.process import GroupProcess
+from agency.executor.run import Run, RunConflict, RunNotFound, redacted
 from agency.executor.sandbox import Sandbox
 from agency.executor.schemas import (
     TERMINAL_STATES,
@@ -44,45 +44,11 @@ from council.spec import GateSpec
 
 log = logging.getLogger(__name__)
 
-
-def _redact_file(path: Path, redactor: Redactor) -> None:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return
-    redacted = redactor.data(data)
-    if redacted != data:
-        atomic_write(path, redacted)
+__all__ = ["HostRuns", "RunConflict", "RunNotFound"]
 
 
 # GateResult.output_tail's bound.
 _GATE_TAIL_CHARS = 20_000
-
-
-class RunNotFound(LookupError):
-    """No run by that id on this host (never started here, or discarded)."""
-
-
-class RunConflict(RuntimeError):
-    """The run exists but is not in a state where the step applies."""
-
-
-@dataclass
-class _Run:
-    status: RunStatus
-    request: ExecuteRequest
-    network: bool
-    info: workspace.WorkspaceInfo | None = None
-    proc: GroupProcess | None = None
-    # A pause asked for before the process started: applied as soon as it exists.
-    suspend_requested: bool = False
-    resume_state: RunState | None = None
-    gates_ran: bool = False
-    # Set once the agent step ended (whatever its outcome): a duplicate delivery of the
-    # same step waits for it instead of running the agent a second time.
-    agent_done: asyncio.Event = field(default_factory=asyncio.Event)
-    # Redacts the run's secret values (and credential shapes) from whatever leaves it.
-    redactor: Redactor = field(default_factory=Redactor)
 
 
 class HostRuns:
@@ -91,7 +57,7 @@ class HostRuns:
         self._sandbox = sandbox
         self._layout = layout
         self._sources = SourceCache(layout.mirrors)
-        self._runs: dict[str, _Run] = {}
+        self._runs: dict[str, Run] = {}
 
     @property
     def sources(self) -> SourceCache:
@@ -151,7 +117,7 @@ class HostRuns:
             await existing.agent_done.wait()
             return self.status(req.run_id)
         self._sandbox.check()
-        run = _Run(
+        run = Run(
             status=RunStatus(
                 run_id=req.run_id,
                 task_id=req.task_id,
@@ -172,7 +138,7 @@ class HostRuns:
             run.agent_done.set()
         return self.status(req.run_id)
 
-    async def _agent_step(self, run: _Run) -> None:
+    async def _agent_step(self, run: Run) -> None:
         req, rid = run.request, run.request.run_id
         try:
             secrets = resolve_secrets(
@@ -256,7 +222,7 @@ class HostRuns:
         self._set_state(run, "finished")
         return self.status(run_id)
 
-    async def _gates(self, run: _Run, gates: list[GateSpec]) -> None:
+    async def _gates(self, run: Run, gates: list[GateSpec]) -> None:
         logs = self._layout.run_logs(run.status.run_id)
         for i, gate in enumerate(gates):
             result = await self._process(
@@ -283,7 +249,7 @@ class HostRuns:
 
     async def _process(
         self,
-        run: _Run,
+        run: Run,
         argv: list[str],
         *,
         timeout_s: int,
@@ -319,21 +285,7 @@ class HostRuns:
             result = await proc.run()
         finally:
             run.proc = None
-        return await self._redacted(run, result, [stdout, *([stderr] if stderr else [])])
-
-    async def _redacted(self, run: _Run, result: ProcessResult, files: list[Path]) -> ProcessResult:
-        """The process's output with secret values and credentials redacted, in its log
-        files on disk as in the tails it reports."""
-        for path in files:
-            await asyncio.to_thread(_redact_file, path, run.redactor)
-        run.status.redactions = dict(run.redactor.counts)
-        return result.model_copy(
-            update={
-                # The same text as the files just redacted (and counted): not counted again.
-                "stdout_tail": run.redactor.text(result.stdout_tail, count=False),
-                "stderr_tail": run.redactor.text(result.stderr_tail, count=False),
-            }
-        )
+        return await redacted(run, result, [stdout, *([stderr] if stderr else [])])
 
     # ------------------------------------------------------------------ control
     def suspend(self, run_id: str) -> RunStatus:
@@ -363,7 +315,7 @@ class HostRuns:
         run.resume_state = None
         return self.status(run_id)
 
-    async def _cancel(self, run: _Run) -> None:
+    async def _cancel(self, run: Run) -> None:
         """After a cancellation reached the step: the process group is already killed
         (GroupProcess does it on the way out); mark the run and drop its worktree."""
         self._set_state(run, "canceled")
@@ -381,7 +333,7 @@ class HostRuns:
         for leftover in (self._layout.run_logs(run_id), self._layout.run_objects(run_id)):
             await asyncio.to_thread(workspace.remove_tree, leftover)
 
-    async def _discard_worktree(self, run: _Run) -> None:
+    async def _discard_worktree(self, run: Run) -> None:
         if run.info is not None:
             await workspace.discard(run.info)
             run.info = None
@@ -390,13 +342,13 @@ class HostRuns:
             await asyncio.to_thread(workspace.remove_tree, self._layout.worktree(run.status.run_id))
 
     # ------------------------------------------------------------------ helpers
-    def _get(self, run_id: str) -> _Run:
+    def _get(self, run_id: str) -> Run:
         run = self._runs.get(run_id)
         if run is None:
             raise RunNotFound(f"no run {run_id!r} on this executor")
         return run
 
-    def _set_state(self, run: _Run, state: RunState) -> None:
+    def _set_state(self, run: Run, state: RunState) -> None:
         if run.status.state in ("failed", "canceled"):
             return  # final: a late transition must not revive a run
         if run.suspend_requested and state in ("running", "gating"):
@@ -405,6 +357,6 @@ class HostRuns:
             state = "suspended"
         run.status.state = state
 
-    def _fail(self, run: _Run, error: str) -> None:
+    def _fail(self, run: Run, error: str) -> None:
         run.status.error = error
         self._set_state(run, "failed")

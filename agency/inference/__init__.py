@@ -1,4 +1,4 @@
-"""Local inference with MLX (DESIGN.md §7): models by name, hot swap, streaming generation.
+"""Local inference with MLX: models by name, hot swap, streaming generation.
 
 Importing this package does not import MLX; the first model load does (after choosing
 the BLAS library, see `blas.py`).

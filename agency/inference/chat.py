@@ -18,9 +18,11 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agency.db import chat as store
+from agency.db.reads import Reader
 from agency.inference.engine import Engine
 from agency.inference.types import ChatMessage, Completion, Token
 from agency.redaction import redact
@@ -46,7 +48,7 @@ class _Channel:
     task: asyncio.Task[None] | None = None
 
 
-def frames_of(row: store.ChatMessageRow, after: int) -> list[Frame]:
+def frames_of(row: Row[Any], after: int) -> list[Frame]:
     """A stored message as the frames it was sent as, those above `after` only."""
     if row.role != "assistant":
         frame = {"type": "message", "seq": row.seq, "role": row.role, "content": row.content}
@@ -77,9 +79,14 @@ def _final(
 
 class ChatService:
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], engine: Engine, max_tokens: int
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        reader: Reader,
+        engine: Engine,
+        max_tokens: int,
     ) -> None:
         self._sessions = sessions
+        self._reader = reader
         self._engine = engine
         self._max_tokens = max_tokens
         self._channels: dict[str, _Channel] = {}
@@ -104,12 +111,11 @@ class ChatService:
                 del self._channels[session_id]
 
     async def replay(self, session_id: str, after: int) -> list[Frame]:
-        async with self._sessions() as session:
-            rows = await store.messages(session, session_id, after_seq=after)
+        rows = await store.messages(self._reader, session_id, after_seq=after)
         return [frame for row in rows for frame in frames_of(row, after)]
 
     # ------------------------------------------------------------------ messages
-    async def submit(self, row: store.ChatSession, content: str) -> None:
+    async def submit(self, row: Row[Any], content: str) -> None:
         """Store the user's message and start the reply (raises ChatBusy). Credentials in
         it are redacted first: they reach neither the database, nor the stream, nor the
         model."""
@@ -126,7 +132,8 @@ class ChatService:
                 await store.append_message(
                     session, row.id, role="user", content=content, first_seq=seq, seq=seq
                 )
-                history = await store.messages(session, row.id)
+            # Committed: the reader sees the message just stored.
+            history = await store.messages(self._reader, row.id)
         except BaseException:
             channel.busy = False
             raise
@@ -141,7 +148,7 @@ class ChatService:
         channel.task = asyncio.create_task(self._reply(channel, row, turns, seq))
 
     async def _reply(
-        self, channel: _Channel, row: store.ChatSession, turns: list[ChatMessage], seq: int
+        self, channel: _Channel, row: Row[Any], turns: list[ChatMessage], seq: int
     ) -> None:
         first = seq + 1
         tokens: list[str] = []
@@ -178,7 +185,7 @@ class ChatService:
     async def _finish(
         self,
         channel: _Channel,
-        row: store.ChatSession,
+        row: Row[Any],
         first: int,
         seq: int,
         tokens: list[str],

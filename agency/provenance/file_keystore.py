@@ -34,6 +34,7 @@ from agency.provenance.keystore import (
     b64url,
     b64url_decode,
     kid_for,
+    new_signing_key,
     public_pem,
     public_raw,
 )
@@ -150,7 +151,7 @@ class FileKeystore:
 
     def _new_current(self, ring: dict[str, Any]) -> str:
         """Generate a key, store its private half (0600) and make it current. Caller locks."""
-        key = Ed25519PrivateKey.generate()
+        key = new_signing_key()
         public = key.public_key()
         kid = kid_for(public)
         pem = key.private_bytes(

@@ -49,6 +49,20 @@ def kid_for(key: Ed25519PublicKey) -> str:
     return b64url(digest)
 
 
+def new_signing_key() -> Ed25519PrivateKey:
+    """A fresh Ed25519 key whose kid does not begin with '-'.
+
+    A kid is a base64url thumbprint, so about one key in 64 would get a kid starting with
+    '-', which a command line reads as an option (`agency keys revoke-signing -Dx...`:
+    "No such option"). The kid must stay the key's thumbprint, so such a key is drawn
+    again rather than its kid changed.
+    """
+    while True:
+        key = Ed25519PrivateKey.generate()
+        if not kid_for(key.public_key()).startswith("-"):
+            return key
+
+
 def public_pem(key: Ed25519PublicKey) -> str:
     return key.public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo

@@ -21,7 +21,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from agency.db.models import AuditEntry, Task, VerdictRecord
+from sqlalchemy import Row
+
+from agency.db.task_reads import task_spec
 from agency.provenance.canonical import CanonicalForm, canonical_sha256
 from council.spec import TaskSpec
 from domain.audit import RecordInput
@@ -71,10 +73,11 @@ def header_from_task_input(inp: TaskInput, workflow_id: str, run_id: str) -> Hea
     )
 
 
-def header_from_task_row(task: Task) -> Header:
+def header_from_task_row(task: Row[Any]) -> Header:
+    """The header of a task's projection row (agency.db.task_reads.TASK_ROW)."""
     return Header(
         task_id=task.id,
-        spec=normalized_spec(task.spec),
+        spec=normalized_spec(task_spec(task)),
         submitted_by=task.submitted_by,
         tenant=task.tenant,
         workflow_id=task.workflow_id,
@@ -130,9 +133,10 @@ def entry_from_record_input(rec: RecordInput) -> dict[str, Any]:
 
 
 def trail_from_audit(
-    audit: Iterable[AuditEntry], verdicts: Iterable[VerdictRecord]
+    audit: Iterable[Row[Any]], verdicts: Iterable[Row[Any]]
 ) -> list[dict[str, Any]]:
-    by_seq: dict[int, list[VerdictRecord]] = defaultdict(list)
+    """The trail of a task's audit and verdict rows (agency.db.task_reads)."""
+    by_seq: dict[int, list[Row[Any]]] = defaultdict(list)
     for row in verdicts:
         by_seq[row.seq].append(row)
     trail = []

@@ -24,12 +24,12 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import git
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Row
 from temporalio.client import Client
 
-from agency.db import records
-from agency.db.models import Task
-from agency.db.provenance import ProvenanceRecord, get_provenance
+from agency.db import task_reads
+from agency.db.provenance import read_provenance
+from agency.db.reads import Reader
 from agency.governance_files import GovernanceFileError, local_repo
 from agency.provenance import history as hist
 from agency.provenance.canonical import CanonicalForm, canonical_sha256
@@ -108,9 +108,10 @@ class Verifier:
         self.keystore = keystore
         self.repo = repo
 
-    async def verify(self, session: AsyncSession, task: Task, client: Client | None) -> Report:
+    async def verify(self, reader: Reader, task: Row[Any], client: Client | None) -> Report:
+        """Check the record of `task` (an agency.db.task_reads.TASK_ROW row)."""
         report = Report(task_id=task.id)
-        row = await get_provenance(session, task.id)
+        row = await read_provenance(reader, task.id)
         if row is None:
             report.pending = await _still_running(client, task)
             why = (
@@ -128,7 +129,7 @@ class Verifier:
         token = token or row.jws
         payload, form = self._signature(report, token)
         report.record = payload
-        report.checks.append(await self._database(session, task, row, payload, token, form))
+        report.checks.append(await self._database(reader, task, row, payload, token, form))
         report.checks.append(await self._history(client, payload, form))
         report.checks.append(git_check)
         report.checks.append(await asyncio.to_thread(_applied_commit, payload, task.id))
@@ -169,9 +170,9 @@ class Verifier:
     # ------------------------------------------------------------------ database
     async def _database(
         self,
-        session: AsyncSession,
-        task: Task,
-        row: ProvenanceRecord,
+        reader: Reader,
+        task: Row[Any],
+        row: Row[Any],
         payload: dict[str, Any] | None,
         token: str,
         form: CanonicalForm,
@@ -184,8 +185,8 @@ class Verifier:
         if _sha256(payload, form) != row.record_sha256:
             problems.append("the record's SHA-256 differs from the one stored when it was signed")
         last_seq = int(payload.get("last_seq") or 0)
-        audit = await records.list_audit(session, task.id)
-        verdicts = await records.list_verdicts(session, task.id)
+        audit = await task_reads.list_audit(reader, task.id)
+        verdicts = await task_reads.list_verdicts(reader, task.id)
         trail = trail_from_audit(audit, verdicts)
         rebuilt = build_record(header_from_task_row(task), trail, last_seq=last_seq, form=form)
         problems += differences(payload, rebuilt, "the database", ignore=HISTORY_ONLY)
@@ -251,7 +252,7 @@ class Verifier:
         return Check.ok("history", f"equals events 1..{count} of run {facts.run_id}")
 
     # ----------------------------------------------------------------------- git
-    def _git(self, row: ProvenanceRecord, task_id: str) -> tuple[Check, str | None]:
+    def _git(self, row: Row[Any], task_id: str) -> tuple[Check, str | None]:
         try:
             repo = self.repo.open()
         except ProvenanceRepoError as err:
@@ -341,7 +342,7 @@ def _applied_commit(payload: dict[str, Any] | None, task_id: str) -> Check:
     return Check.ok("applied_commit", f"commit {sha[:12]} carries {TASK_TRAILER}: {task_id}")
 
 
-async def _still_running(client: Client | None, task: Task) -> bool:
+async def _still_running(client: Client | None, task: Row[Any]) -> bool:
     if task.phase not in TERMINAL_PHASES:
         return True
     if client is None:

@@ -21,13 +21,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, WebSocket, WebSocketDisconnect, status
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import Row
 
 from agency.db import chat as store
 from agency.db import keys
 from agency.inference import InferenceError
 from agency.inference.chat import MAX_CONTENT, ChatBusy, Frame
 from api.auth import Principal
-from api.deps import ChatDep, EngineDep, OperatorDep, SessionDep, ViewerDep
+from api.deps import ChatDep, EngineDep, OperatorDep, SessionDep, StateDep, ViewerDep
 from api.problems import FieldProblem, Problem, invalid, not_found
 from api.state import AppState
 
@@ -95,7 +96,7 @@ class UserFrame(BaseModel):
     content: str = Field(min_length=1, max_length=MAX_CONTENT)
 
 
-def _public(row: store.ChatSession) -> SessionPublic:
+def _public(row: store.ChatSession | Row[Any]) -> SessionPublic:
     return SessionPublic.model_validate(row, from_attributes=True)
 
 
@@ -122,8 +123,8 @@ async def create_session(
 
 
 @router.get("/sessions", response_model=SessionList, summary="The tenant's chat sessions")
-async def list_sessions(principal: ViewerDep, session: SessionDep) -> SessionList:
-    rows = await store.list_sessions(session, principal.tenant)
+async def list_sessions(principal: ViewerDep, state: StateDep) -> SessionList:
+    rows = await store.list_sessions(state.reader, principal.tenant)
     return SessionList(sessions=[_public(r) for r in rows])
 
 
@@ -134,12 +135,12 @@ async def list_sessions(principal: ViewerDep, session: SessionDep) -> SessionLis
     summary="A chat session and its messages",
 )
 async def get_session(
-    session_id: SessionId, principal: ViewerDep, session: SessionDep
+    session_id: SessionId, principal: ViewerDep, state: StateDep
 ) -> SessionDetail:
-    row = await store.get_session(session, session_id, principal.tenant)
+    row = await store.read_session(state.reader, session_id, principal.tenant)
     if row is None:
         raise not_found(f"chat session {session_id}")
-    rows = await store.messages(session, session_id)
+    rows = await store.messages(state.reader, session_id)
     return SessionDetail(
         **_public(row).model_dump(),
         messages=[MessagePublic.model_validate(m, from_attributes=True) for m in rows],
@@ -202,8 +203,7 @@ async def serve_chat(
 ) -> None:
     """The connection of an authenticated `principal` to a session of its tenant (also
     used by the dashboard's chat, which authenticates with its session cookie)."""
-    async with state.sessions() as session:
-        row = await store.get_session(session, session_id, principal.tenant)
+    row = await store.read_session(state.reader, session_id, principal.tenant)
     if row is None:
         await _refuse(ws, CLOSE_NOT_FOUND, f"chat session {session_id} not found")
         return
@@ -245,7 +245,7 @@ async def _read(
     ws: WebSocket,
     queue: asyncio.Queue[Frame],
     chat: ChatDep,
-    row: store.ChatSession,
+    row: Row[Any],
     principal: Principal,
     state: AppState,
 ) -> None:
@@ -262,7 +262,7 @@ async def _read(
 async def _handle(
     message: dict[str, Any],
     chat: ChatDep,
-    row: store.ChatSession,
+    row: Row[Any],
     principal: Principal,
     state: AppState,
 ) -> str | None:

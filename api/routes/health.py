@@ -16,7 +16,7 @@ from pathlib import Path
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from agency.db import records
+from agency.db.engine import ping
 from agency.stack_state import StackState, StackStateError, is_running, read_stack_state
 from api.deps import StateDep
 from api.health_schemas import (
@@ -75,7 +75,7 @@ async def _temporal(state: AppState) -> DependencyHealth:
 async def _database(state: AppState) -> DependencyHealth:
     try:
         async with asyncio.timeout(PROBE_TIMEOUT_S), state.sessions() as session:
-            await records.ping(session)
+            await ping(session)
     except Exception as err:  # any failure to answer is "down", with its kind
         return DependencyHealth(ok=False, detail=type(err).__name__)
     return DependencyHealth(ok=True, detail="reachable")

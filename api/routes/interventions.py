@@ -13,8 +13,8 @@ from temporalio.client import RPCTimeoutOrCancelledError, WorkflowUpdateFailedEr
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from agency.db import records
-from api.deps import OperatorDep, SessionDep, StateDep
+from agency.db import task_reads
+from api.deps import OperatorDep, StateDep
 from api.outages import TEMPORAL, TemporalUnavailableError, is_temporal_unavailable
 from api.problems import Problem, ProblemError, conflict, not_found, unavailable
 from api.routes.tasks import TaskId
@@ -46,8 +46,8 @@ UPDATE_TIMEOUT_S = 30.0
 SIGNAL_TIMEOUT_S = 5.0
 
 
-async def _handle(state: StateDep, session: SessionDep, principal: OperatorDep, task_id: TaskId):
-    row = await records.get_task(session, task_id, tenant=principal.tenant)
+async def _handle(state: StateDep, principal: OperatorDep, task_id: TaskId):
+    row = await task_reads.read_task(state.reader, task_id, tenant=principal.tenant)
     if row is None:
         raise not_found(f"task {task_id}")
     if row.phase in TERMINAL_PHASES:
@@ -91,12 +91,11 @@ async def _update(handle: Any, name: str, payload: Intervention) -> Accepted:
 def _simple(name: str) -> Any:
     async def route(
         state: StateDep,
-        session: SessionDep,
         principal: OperatorDep,
         task_id: TaskId,
         body: ReasonBody | None = None,
     ) -> Accepted:
-        handle = await _handle(state, session, principal, task_id)
+        handle = await _handle(state, principal, task_id)
         reason = body.reason if body else ""
         return await _update(handle, name, Intervention(actor=principal.actor, reason=reason))
 
@@ -119,14 +118,13 @@ for _name in ("pause", "resume", "approve", "reject"):
 @router.post("/{task_id}/cancel", status_code=202, response_model=Accepted, responses=RESPONSES)
 async def cancel_task(
     state: StateDep,
-    session: SessionDep,
     principal: OperatorDep,
     task_id: TaskId,
     body: ReasonBody | None = None,
 ) -> Accepted:
     """Cancel: the executor kills the agent's process group, the worktree is discarded and
     the audit log ends with CANCELED by the caller."""
-    handle = await _handle(state, session, principal, task_id)
+    handle = await _handle(state, principal, task_id)
     reason = body.reason if body else ""
     rpc_timeout = timedelta(seconds=SIGNAL_TIMEOUT_S)
     try:
@@ -147,13 +145,12 @@ async def cancel_task(
 @router.post("/{task_id}/override", status_code=202, response_model=Accepted, responses=RESPONSES)
 async def override_task(
     state: StateDep,
-    session: SessionDep,
     principal: OperatorDep,
     task_id: TaskId,
     body: OverrideBody,
 ) -> Accepted:
     """Replace the council's verdict (at its next decision, or now if a human is awaited)."""
-    handle = await _handle(state, session, principal, task_id)
+    handle = await _handle(state, principal, task_id)
     payload = OverrideInput(actor=principal.actor, reason=body.reason, verdict=body.verdict)
     return await _update(handle, "override", payload)
 
@@ -161,26 +158,24 @@ async def override_task(
 @router.post("/{task_id}/guidance", status_code=202, response_model=Accepted, responses=RESPONSES)
 async def guide_task(
     state: StateDep,
-    session: SessionDep,
     principal: OperatorDep,
     task_id: TaskId,
     body: GuidanceBody,
 ) -> Accepted:
     """Free text handed to the agent's next iteration."""
-    handle = await _handle(state, session, principal, task_id)
+    handle = await _handle(state, principal, task_id)
     return await _update(handle, "guidance", GuidanceInput(actor=principal.actor, text=body.text))
 
 
 @router.post("/{task_id}/parameters", status_code=202, response_model=Accepted, responses=RESPONSES)
 async def set_parameters(
     state: StateDep,
-    session: SessionDep,
     principal: OperatorDep,
     task_id: TaskId,
     body: ParametersBody,
 ) -> Accepted:
     """Change max_iterations, or make the risk tier more critical (never less)."""
-    handle = await _handle(state, session, principal, task_id)
+    handle = await _handle(state, principal, task_id)
     payload = ParametersInput(
         actor=principal.actor, max_iterations=body.max_iterations, risk_tier=body.risk_tier
     )

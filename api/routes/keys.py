@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Row
 
 from agency.db import keys
 from api.deps import AdminDep, SessionDep, StateDep, ViewerDep
@@ -73,7 +74,7 @@ class WhoAmI(BaseModel):
     prefix: str | None
 
 
-def key_public(row: keys.ApiKey) -> KeyPublic:
+def key_public(row: keys.ApiKey | Row[Any]) -> KeyPublic:
     return KeyPublic(
         id=row.id,
         prefix=row.prefix,
@@ -95,12 +96,14 @@ async def create_key(session: SessionDep, principal: AdminDep, body: KeyCreate) 
 
 @router.get("", response_model=KeyList)
 async def list_keys(
-    session: SessionDep,
+    state: StateDep,
     principal: AdminDep,
     include_revoked: Annotated[bool, Query(description="also list revoked keys")] = False,
 ) -> KeyList:
     """The tenant's keys, oldest first (prefixes only; keys are never shown again)."""
-    rows = await keys.list_keys(session, tenant=principal.tenant, include_revoked=include_revoked)
+    rows = await keys.list_keys(
+        state.reader, tenant=principal.tenant, include_revoked=include_revoked
+    )
     return KeyList(items=[key_public(r) for r in rows])
 
 
@@ -117,11 +120,11 @@ async def who_am_i(principal: ViewerDep) -> WhoAmI:
 
 
 @router.get("/{key_id}", response_model=KeyPublic, responses=ERRORS)
-async def get_key(session: SessionDep, principal: AdminDep, key_id: KeyId) -> KeyPublic:
+async def get_key(state: StateDep, principal: AdminDep, key_id: KeyId) -> KeyPublic:
     """An active key of the tenant. A revoked key is gone from here (DELETE removed it),
     as HTTP has it; the list with `include_revoked` keeps its record."""
-    row = await keys.get_key(session, key_id)
-    if row is None or row.tenant != principal.tenant or not row.active:
+    row = await keys.read_key(state.reader, key_id)
+    if row is None or row.tenant != principal.tenant or row.revoked_at is not None:
         raise not_found(f"key {key_id}")
     return key_public(row)
 
@@ -131,13 +134,13 @@ async def revoke_key(
     state: StateDep, session: SessionDep, principal: AdminDep, key_id: KeyId
 ) -> KeyPublic:
     """Revoke a key: its next request is refused (401). Revoking twice is harmless."""
-    row = await keys.get_key(session, key_id)
+    row = await keys.read_key(state.reader, key_id)
     if row is None or row.tenant != principal.tenant:
         raise not_found(f"key {key_id}")
     if (
-        row.active
+        row.revoked_at is None
         and row.role == "admin"
-        and await keys.count_active_admins(session, principal.tenant) <= 1
+        and await keys.count_active_admins(state.reader, principal.tenant) <= 1
     ):
         raise ProblemError(
             409,

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from agency.metrics.http import count_dependency_error
-from api.deps import SessionDep, StateDep, ViewerDep
+from api.deps import StateDep, ViewerDep
 from api.kpis import KpiSnapshot, KpiSource
 from api.outages import is_database_unavailable
 from api.routes.streams import PING_INTERVAL_S, SSE
@@ -66,7 +66,6 @@ async def metrics_snapshot(request: Request, state: StateDep, principal: ViewerD
 async def metrics_stream(
     request: Request,
     state: StateDep,
-    session: SessionDep,
     principal: ViewerDep,
     count: Annotated[
         int | None,
@@ -75,8 +74,6 @@ async def metrics_stream(
 ) -> EventSourceResponse:
     """Key figures of the caller's tenant every second: tasks by phase, throughput,
     success rate, p95 latency and active executors."""
-    # Authentication used the request's session; the stream does not need it any more.
-    await session.close()
     source = kpi_source(request, state)
     return EventSourceResponse(_snapshots(source, principal.tenant, count), ping=PING_INTERVAL_S)
 

@@ -6,15 +6,15 @@ import asyncio
 from typing import Any
 
 from fastapi import APIRouter
+from sqlalchemy import Row
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from agency.db import records
-from agency.db.models import Task
+from agency.db import task_reads
 from agency.provenance.config import keystore_for, provenance_repo_for
 from agency.provenance.replay import check_determinism
 from agency.provenance.verify import Verifier
-from api.deps import SessionDep, StateDep, ViewerDep
+from api.deps import StateDep, ViewerDep
 from api.outages import TEMPORAL, is_temporal_unavailable
 from api.problems import Problem, not_found, unavailable
 from api.provenance_schemas import CheckPublic, ProvenancePublic, ReplayPublic
@@ -29,8 +29,8 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
 HISTORY_TIMEOUT_S = 30.0
 
 
-async def _task(session: SessionDep, principal: ViewerDep, task_id: str) -> Task:
-    row = await records.get_task(session, task_id, tenant=principal.tenant)
+async def _task(state: StateDep, principal: ViewerDep, task_id: str) -> Row[Any]:
+    row = await task_reads.read_task(state.reader, task_id, tenant=principal.tenant)
     if row is None:
         raise not_found(f"task {task_id}")
     return row
@@ -45,13 +45,13 @@ async def _client(state: StateDep) -> Client | None:
 
 @router.get("/{task_id}/provenance", response_model=ProvenancePublic, responses=RESPONSES)
 async def task_provenance(
-    state: StateDep, session: SessionDep, principal: ViewerDep, task_id: TaskId
+    state: StateDep, principal: ViewerDep, task_id: TaskId
 ) -> ProvenancePublic:
     """Verify the task's signed record: signature, key, database, Temporal history, git.
     Answers 200 whatever the outcome; `verified` is true only when no check failed."""
-    task = await _task(session, principal, task_id)
+    task = await _task(state, principal, task_id)
     verifier = Verifier(keystore_for(state.settings), provenance_repo_for(state.settings))
-    report = await verifier.verify(session, task, await _client(state))
+    report = await verifier.verify(state.reader, task, await _client(state))
     return ProvenancePublic(
         task_id=task.id,
         verified=report.verified,
@@ -67,11 +67,9 @@ async def task_provenance(
 
 
 @router.get("/{task_id}/replay", response_model=ReplayPublic, responses=RESPONSES)
-async def task_replay(
-    state: StateDep, session: SessionDep, principal: ViewerDep, task_id: TaskId
-) -> ReplayPublic:
+async def task_replay(state: StateDep, principal: ViewerDep, task_id: TaskId) -> ReplayPublic:
     """Replay the task's Temporal history against this server's workflow code."""
-    task = await _task(session, principal, task_id)
+    task = await _task(state, principal, task_id)
     if not state.workflows:
         raise unavailable("this API process was started without the workflow code to replay")
     client = await _client(state)

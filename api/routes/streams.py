@@ -23,12 +23,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response
+from sqlalchemy import Row
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from agency.db import records
-from agency.db.models import Task, TaskEvent
+from agency.db import task_reads
 from agency.metrics.http import count_dependency_error
-from api.deps import SessionDep, StateDep, ViewerDep
+from api.deps import StateDep, ViewerDep
 from api.outages import is_database_unavailable
 from api.problems import Problem, not_found
 from api.routes.tasks import TaskId
@@ -62,7 +62,7 @@ EVENT_EXAMPLE = (
 )
 
 
-def public_event(event: TaskEvent) -> TaskEventPublic:
+def public_event(event: Row[Any]) -> TaskEventPublic:
     return TaskEventPublic(
         seq=event.seq,
         at=event.at,
@@ -156,7 +156,6 @@ EVENT_STREAM_SCHEMA = {
 async def task_events(
     request: Request,
     state: StateDep,
-    session: SessionDep,
     principal: ViewerDep,
     task_id: TaskId,
     after: Annotated[
@@ -172,18 +171,15 @@ async def task_events(
         ),
     ] = None,
 ) -> Any:
-    row = await records.get_task(session, task_id, tenant=principal.tenant)
+    row = await task_reads.read_task(state.reader, task_id, tenant=principal.tenant)
     if row is None:
         raise not_found(f"task {task_id}")
     start = _resume_point(after, last_event_id)
     if not wants_stream(request):
-        events = await records.list_events(session, task_id, after_seq=start, limit=limit)
+        events = await task_reads.list_events(state.reader, task_id, after_seq=start, limit=limit)
         return EventList(items=[public_event(e) for e in events])
     if row.phase in TERMINAL_PHASES and start >= row.last_seq:
         return Response(status_code=204)
-    # The stream reads with its own short sessions; the request's must not hold a
-    # connection for as long as the client listens.
-    await session.close()
     return EventSourceResponse(
         event_stream(state, task_id, start),
         ping=PING_INTERVAL_S,
@@ -234,11 +230,10 @@ async def event_stream(
         await asyncio.sleep(poll_s)
 
 
-async def _read(state: AppState, task_id: str, last: int) -> tuple[list[TaskEvent], Task | None]:
+async def _read(state: AppState, task_id: str, last: int) -> tuple[list[Row[Any]], Row[Any] | None]:
     """The events after `last` and, when there are none, the task (has it finished?)."""
-    async with state.sessions() as session:
-        events = await records.list_events(session, task_id, after_seq=last, limit=STREAM_PAGE)
-        return events, None if events else await records.get_task(session, task_id)
+    events = await task_reads.list_events(state.reader, task_id, after_seq=last, limit=STREAM_PAGE)
+    return events, None if events else await task_reads.read_task(state.reader, task_id)
 
 
 def reconnect_delay(failures: int) -> float:

@@ -14,8 +14,7 @@ from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from agency.db import records
-from agency.db.models import Task
+from agency.db import records, task_pages, task_reads
 from agency.db.reads import Reader
 from agency.settings import Settings
 from agency.task_start import start_task_workflow
@@ -28,7 +27,7 @@ from api.query_models import query_model, query_parameters
 from api.schemas import AuditList, AuditPublic, TaskList, TaskPublic, Timestamp
 from api.submission import parse_submission
 from api.task_json import json_response, public_from_row
-from api.task_views import live_state, task_public, with_live_state
+from api.task_views import live_state, with_live_state
 from api.temporal_gateway import describe
 from council.models import Judgment
 from council.spec import ExecutionMode, Mode, TaskSpec
@@ -107,16 +106,17 @@ async def submit_task(
         # Before anything is written: no row without a workflow.
         raise unavailable(str(err), TEMPORAL) from err
     if idempotency_key is None:
-        return task_public(await _create(state, session, principal, client, spec, None, None))
+        return await _create(state, session, principal, client, spec, None, None)
     task_id = idempotency.task_id_for(principal.tenant, idempotency_key)
     digest = idempotency.request_digest(body)
     # Twice at most: a second round only follows the removal of a dead request's row.
     for _ in range(2):
         try:
-            row = await _create(state, session, principal, client, spec, task_id, digest)
+            created = await _create(state, session, principal, client, spec, task_id, digest)
         except (IntegrityError, WorkflowAlreadyStartedError):
             outcome = await idempotency.resolve_duplicate(
                 session,
+                state.reader,
                 client,
                 task_id=task_id,
                 tenant=principal.tenant,
@@ -125,8 +125,8 @@ async def submit_task(
             )
             if isinstance(outcome, idempotency.Retry):
                 continue
-            return task_public(outcome.row)
-        return task_public(row)
+            return public_from_row(outcome.row)
+        return created
     raise idempotency.in_flight()
 
 
@@ -138,12 +138,13 @@ async def _create(
     spec: TaskSpec,
     task_id: str | None,
     digest: str | None,
-) -> Task:
+) -> TaskPublic:
     """Insert the task row, then start its workflow; a failed start removes the row.
-    A taken task id raises IntegrityError (row) or WorkflowAlreadyStartedError (workflow)."""
+    A taken task id raises IntegrityError (row) or WorkflowAlreadyStartedError (workflow).
+    Answers the task as stored, with the run the start made."""
     task_id = task_id or str(uuid.uuid4())
     workflow_id = workflow_id_for(task_id)
-    row = await records.insert_spec_task(
+    await records.insert_spec_task(
         session,
         spec,
         task_id=task_id,
@@ -151,6 +152,10 @@ async def _create(
         submitted_by=principal.actor,
         tenant=principal.tenant,
     )
+    # The row as inserted (queued), read before the workflow can move it on.
+    row = await task_reads.read_task(state.reader, task_id)
+    if row is None:  # a concurrent dead-request cleanup removed it: not ours to answer
+        raise records.UnknownTaskError(task_id)
     try:
         handle = await asyncio.wait_for(
             start_task_workflow(
@@ -182,8 +187,9 @@ async def _create(
         await records.delete_unstarted_task(session, task_id)
         down = (TEMPORAL,) if is_temporal_unavailable(err) else ()
         raise unavailable(f"could not start the task workflow: {describe(err)}", *down) from err
-    row.workflow_run_id = handle.first_execution_run_id or handle.result_run_id
-    return row
+    # The projection learns the run id from the workflow's first record; say it now.
+    run_id = handle.first_execution_run_id or handle.result_run_id
+    return public_from_row(row).model_copy(update={"workflow_run_id": run_id})
 
 
 class TaskFilters(BaseModel):
@@ -204,7 +210,7 @@ class TaskFilters(BaseModel):
     cursor: str | None = Field(
         default=None,
         max_length=100,
-        pattern=records.CURSOR_PATTERN,
+        pattern=task_pages.CURSOR_PATTERN,
         description="next_cursor of the previous page",
     )
 
@@ -223,7 +229,7 @@ async def list_tasks(
     """The tenant's tasks, newest first, one page at a time (keyset paging on the
     projection's indexes: pages stay consistent while tasks are added)."""
     try:
-        rows, next_cursor = await records.list_tasks(
+        rows, next_cursor = await task_pages.list_tasks(
             state.reader,
             tenant=principal.tenant,
             phase=filters.phase,
@@ -242,7 +248,7 @@ async def list_tasks(
 
 
 async def _row(reader: Reader, principal: ViewerDep, task_id: str) -> Any:
-    row = await records.read_task(reader, task_id, tenant=principal.tenant)
+    row = await task_reads.read_task(reader, task_id, tenant=principal.tenant)
     if row is None:
         raise not_found(f"task {task_id}")
     return row
@@ -266,24 +272,13 @@ async def get_task(state: StateDep, principal: ViewerDep, task_id: TaskId) -> Re
 
 
 @router.get("/{task_id}/audit", response_model=AuditList, responses=ERRORS)
-async def task_audit(
-    state: StateDep, session: SessionDep, principal: ViewerDep, task_id: TaskId
-) -> AuditList:
+async def task_audit(state: StateDep, principal: ViewerDep, task_id: TaskId) -> AuditList:
     """The task's audit trail: who did what, when, with which verdict (append-only)."""
     await _row(state.reader, principal, task_id)
-    entries = await records.list_audit(session, task_id)
+    entries = await task_reads.list_audit(state.reader, task_id)
     judgments: dict[int, list[Judgment]] = {}
-    for v in await records.list_verdicts(session, task_id):
-        judgments.setdefault(v.seq, []).append(
-            Judgment(
-                judge=v.judge,  # type: ignore[arg-type]
-                verdict=v.verdict,  # type: ignore[arg-type]
-                confidence=v.confidence,
-                violations=v.violations,  # type: ignore[arg-type]
-                rationale=v.rationale,
-                assessment=v.assessment,
-            )
-        )
+    for v in await task_reads.list_verdicts(state.reader, task_id):
+        judgments.setdefault(v.seq, []).append(task_reads.judgment_of(v))
     return AuditList(
         items=[
             AuditPublic(

@@ -24,12 +24,21 @@ __all__ = ["install_ui"]
 
 
 def install_ui(app: FastAPI) -> None:
-    from api.ui import routes_alerts, routes_auth, routes_chat, routes_pages, routes_tasks
+    from api.ui import (
+        routes_alerts,
+        routes_auth,
+        routes_chat,
+        routes_pages,
+        routes_task,
+        routes_tasks,
+    )
 
     app.include_router(routes_auth.router)
     app.include_router(routes_auth.links_router)
     app.include_router(routes_pages.router)
+    # The list's fixed paths (/tasks/stream, /tasks/bulk) before a task's /tasks/{id}.
     app.include_router(routes_tasks.router)
+    app.include_router(routes_task.router)
     app.include_router(routes_chat.router)
     app.include_router(routes_alerts.router)
     app.include_router(routes_chat.socket_router)

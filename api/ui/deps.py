@@ -19,9 +19,8 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from starlette.requests import HTTPConnection, Request
 
-from api.auth import _touch
-from api.problems import ProblemError, rate_limited
-from api.ratelimit import STATE_KEY
+from api.auth import charge_key
+from api.problems import ProblemError
 from api.ui.render import SignInRequired
 from api.ui.session import CSRF_FIELD, CSRF_HEADER, Sessions, UiSettings, UiUser, load_secret
 from api.ui.session import same_origin as from_our_pages
@@ -46,18 +45,9 @@ async def signed_in(connection: HTTPConnection) -> UiUser | None:
     user = await sessions_of(connection).user(connection)
     if user is None:
         return None
-    state = connection.app.state.agency
     principal = user.principal
-    decision = state.limiter.take(principal.key_id, principal.role)
-    if isinstance(connection, Request):
-        setattr(connection.state, STATE_KEY, decision)
-    if not decision.allowed:
-        raise rate_limited(
-            f"the {principal.role} limit is {decision.policy.quota} requests per "
-            f"{decision.policy.window_s:g} s; retry after {decision.retry_after_s} s",
-            decision.headers(),
-        )
-    await _touch(state, principal.key_id)
+    # A session is made from a key, so its principal always names one.
+    await charge_key(connection, principal.key_id, principal.role)  # type: ignore[arg-type]
     return user
 
 

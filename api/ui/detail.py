@@ -21,17 +21,17 @@ from __future__ import annotations
 import asyncio
 import re
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from sqlalchemy import Row
 from starlette.requests import HTTPConnection
 
-from agency.db import records
+from agency.db import task_reads
 from agency.db.artifacts import ArtifactNotFound, get_artifact
-from agency.db.models import TaskEvent
 from agency.executor.layout import Layout
 from agency.executor.secrets import MissingSecrets
 from agency.executor.secrets import resolve as resolve_secrets
@@ -39,68 +39,23 @@ from agency.redaction import Redactor
 from api.auth import Principal
 from api.schemas import AuditList, TaskPublic
 from api.ui import diffs
+from api.ui.detail_views import (
+    ExecutionView,
+    RoundView,
+    TimelineEntry,
+    execution_view,
+    rounds_from_records,
+    rounds_from_state,
+    timeline,
+)
 from api.ui.reuse import GET_TASK, TASK_AUDIT, invoke
-from council.models import GateResult, Judgment, Violation
-from domain.execution import ExecutionSummary
 from domain.phases import TERMINAL_PHASES
-from domain.task import Round, TaskState
+from domain.task import TaskState
 
 FINAL_QUERY_TIMEOUT_S = 3.0
 MAX_FINAL_STATES = 256
 OUTPUT_TAIL_BYTES = 16 * 1024
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
-
-
-@dataclass
-class TimelineEntry:
-    phase: str
-    started: datetime
-    ended: datetime | None
-    seconds: float
-    note: str = ""
-    current: bool = False
-
-
-@dataclass
-class RoundView:
-    stage: str
-    iteration: int
-    judgments: list[Judgment]
-    outcome: str | None = None
-    score: float | None = None
-    threshold: float | None = None
-    reasons: list[str] = field(default_factory=list)
-    vetoes: list[Violation] = field(default_factory=list)
-    at: datetime | None = None
-
-
-@dataclass
-class GateView:
-    name: str
-    passed: bool
-    exit_code: int | None = None
-    timed_out: bool = False
-    duration_s: float | None = None
-    output_tail: str | None = None
-    covers: list[str] = field(default_factory=list)
-
-
-@dataclass
-class ExecutionView:
-    run_id: str | None
-    executor: str | None
-    attempt: int | None
-    exit_code: int | None
-    timed_out: bool
-    lines_added: int
-    lines_removed: int
-    changed_files: list[str]
-    diff_artifact: str | None
-    stdout_tail: str | None
-    stderr_tail: str | None
-    redactions: dict[str, int]
-    gates: list[GateView]
-    complete: bool  # False: rebuilt from events only (no output tails)
 
 
 @dataclass
@@ -113,7 +68,7 @@ class LiveOutput:
 @dataclass
 class TaskDetail:
     task: TaskPublic
-    events: list[TaskEvent]
+    events: list[Row[Any]]
     timeline: list[TimelineEntry]
     rounds: list[RoundView]
     execution: ExecutionView | None
@@ -183,145 +138,6 @@ def temporal_url(connection: HTTPConnection, task: TaskPublic) -> str:
     return url + "/history"
 
 
-def timeline(events: list[TaskEvent], phase: str, now: datetime) -> list[TimelineEntry]:
-    entries: list[TimelineEntry] = []
-    for event in events:
-        if event.kind != "phase":
-            continue
-        note = ""
-        if event.action == "execute":
-            executor = str(event.data.get("executor", "")).split("/")[0]
-            note = f"attempt {event.data.get('attempt', 1)} on {executor}" if executor else ""
-        elif event.data.get("reason"):
-            note = str(event.data["reason"])
-        if entries and entries[-1].ended is None:
-            entries[-1].ended = event.at
-            entries[-1].seconds = (event.at - entries[-1].started).total_seconds()
-        entries.append(TimelineEntry(event.phase, event.at, None, 0.0, note))
-    if entries:
-        last = entries[-1]
-        if last.phase in TERMINAL_PHASES:
-            last.ended = last.started
-        else:
-            last.current = True
-            last.seconds = max(0.0, (now - last.started).total_seconds())
-    return entries
-
-
-def rounds_from_records(verdict_rows: list[Any], audit: AuditList) -> list[RoundView]:
-    by_seq = {entry.seq: entry for entry in audit.items}
-    grouped: OrderedDict[int, RoundView] = OrderedDict()
-    for row in verdict_rows:
-        view = grouped.get(row.seq)
-        if view is None:
-            entry = by_seq.get(row.seq)
-            detail = entry.detail if entry else {}
-            view = grouped[row.seq] = RoundView(
-                stage=row.stage or "",
-                iteration=row.iteration,
-                judgments=[],
-                outcome=entry.verdict if entry else None,
-                score=detail.get("score"),
-                threshold=detail.get("threshold"),
-                reasons=[str(r) for r in detail.get("reasons") or []],
-                vetoes=[Violation.model_validate(v) for v in detail.get("vetoes") or []],
-                at=entry.at if entry else None,
-            )
-        view.judgments.append(
-            Judgment(
-                judge=row.judge,
-                verdict=row.verdict,
-                confidence=row.confidence,
-                violations=row.violations,
-                rationale=row.rationale,
-                assessment=row.assessment,
-            )
-        )
-    return list(grouped.values())
-
-
-def rounds_from_state(rounds: list[Round]) -> list[RoundView]:
-    return [
-        RoundView(
-            stage=r.stage,
-            iteration=r.iteration,
-            judgments=list(r.judgments),
-            outcome=r.decision.outcome,
-            score=r.decision.score,
-            threshold=r.decision.threshold,
-            reasons=list(r.decision.reasons),
-            vetoes=list(r.decision.vetoes),
-        )
-        for r in rounds
-    ]
-
-
-def _gate_views(gates: list[GateResult]) -> list[GateView]:
-    return [
-        GateView(
-            name=g.name,
-            passed=g.passed,
-            exit_code=g.exit_code,
-            timed_out=g.timed_out,
-            duration_s=g.duration_s,
-            output_tail=g.output_tail,
-            covers=list(g.covers),
-        )
-        for g in gates
-    ]
-
-
-def execution_view(
-    summary: ExecutionSummary | None, events: list[TaskEvent]
-) -> ExecutionView | None:
-    executed = [e for e in events if e.action == "executed"]
-    gates_ran = [e for e in events if e.action == "gates_ran"]
-    if summary is not None:
-        return ExecutionView(
-            run_id=summary.run_id,
-            executor=summary.executor,
-            attempt=summary.attempt,
-            exit_code=summary.exit_code,
-            timed_out=summary.timed_out,
-            lines_added=summary.lines_added,
-            lines_removed=summary.lines_removed,
-            changed_files=[f.path for f in summary.changed_files],
-            diff_artifact=summary.diff_artifact
-            or (f"diff-{summary.diff_sha256}" if summary.diff_sha256 else None),
-            stdout_tail=summary.stdout_tail,
-            stderr_tail=summary.stderr_tail,
-            redactions=dict(summary.redactions),
-            gates=_gate_views(summary.gates),
-            complete=True,
-        )
-    if not executed:
-        return None
-    data = executed[-1].data
-    gates: list[GateView] = []
-    if gates_ran and gates_ran[-1].data.get("run_id") == data.get("run_id"):
-        gates = [
-            GateView(name=str(g.get("name")), passed=bool(g.get("passed")))
-            for g in gates_ran[-1].data.get("gates") or []
-        ]
-    sha = data.get("diff_sha256")
-    return ExecutionView(
-        run_id=data.get("run_id"),
-        executor=data.get("executor"),
-        attempt=data.get("attempt"),
-        exit_code=data.get("exit_code"),
-        timed_out=bool(data.get("timed_out")),
-        lines_added=int(data.get("lines_added") or 0),
-        lines_removed=int(data.get("lines_removed") or 0),
-        changed_files=[str(p) for p in data.get("changed_files") or []],
-        diff_artifact=f"diff-{sha}" if sha else None,
-        stdout_tail=None,
-        stderr_tail=None,
-        redactions=dict(data.get("redactions") or {}),
-        gates=gates,
-        complete=False,
-    )
-
-
 async def load(
     connection: HTTPConnection, principal: Principal, task_id: str, *, with_final: bool = True
 ) -> TaskDetail:
@@ -329,9 +145,8 @@ async def load(
     task = TaskPublic.model_validate_json(response.body)
     state = connection.app.state.agency
     audit: AuditList = await invoke(TASK_AUDIT, connection, principal, task_id=task_id)
-    async with state.sessions() as session:
-        events = await records.list_events(session, task_id, limit=records.MAX_EVENTS_PAGE)
-        verdict_rows = await records.list_verdicts(session, task_id)
+    events = await task_reads.list_events(state.reader, task_id, limit=task_reads.MAX_EVENTS_PAGE)
+    verdict_rows = await task_reads.list_verdicts(state.reader, task_id)
     note = ""
     rounds: list[RoundView]
     summary = task.execution
@@ -365,7 +180,7 @@ async def load(
     )
 
 
-def _round_time(view: RoundView, events: list[TaskEvent]) -> datetime | None:
+def _round_time(view: RoundView, events: list[Row[Any]]) -> datetime | None:
     """When a live round was decided: the judgment event of its stage (the latest one of
     that stage, for a result review, whose iteration the event does not name)."""
     action = "plan_review" if view.stage == "plan" else "result_review"
@@ -391,7 +206,7 @@ async def load_diff(
 
 
 def live_output(
-    connection: HTTPConnection, task: TaskPublic, events: list[TaskEvent]
+    connection: HTTPConnection, task: TaskPublic, events: list[Row[Any]]
 ) -> LiveOutput | None:
     """The running agent's (or gate's) output so far, when this process can read it."""
     if task.phase not in ("executing", "gating"):

@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, func, or_, select
 from starlette.requests import HTTPConnection
 
 from agency.db.models import Task, TaskEvent
+from agency.db.reads import Reader
 from api.kpis import KpiSource, percentile, task_figures
 from api.pollers import pollers
 from domain.phases import TERMINAL_PHASES
@@ -74,25 +75,33 @@ async def _workers(connection: HTTPConnection) -> int:
     return count
 
 
+async def _count(reader: Reader, statement: Select[Any]) -> int:
+    """The figure a COUNT statement answers (a count may scan: off the event loop)."""
+    rows = await reader.all(statement, scan=True)
+    return int(rows[0][0] or 0) if rows else 0
+
+
 async def tiles(connection: HTTPConnection, tenant: str) -> Tiles:
     state = connection.app.state.agency
     now = datetime.now(UTC)
     since = now - timedelta(seconds=DAY_S)
-    async with state.sessions() as session:
-        figures = await task_figures(session, tenant, now, window_s=DAY_S)
-        paused = await session.scalar(
-            select(func.count()).where(
-                Task.tenant == tenant,
-                Task.paused.is_(True),  # type: ignore[attr-defined]
-                Task.phase.not_in(sorted(TERMINAL_PHASES)),  # type: ignore[attr-defined]
-            )
-        )
-        interventions = await session.scalar(
-            select(func.count())
-            .select_from(TaskEvent)
-            .join(Task, Task.id == TaskEvent.task_id)
-            .where(Task.tenant == tenant, TaskEvent.kind == "intervention", TaskEvent.at >= since)
-        )
+    reader = state.reader
+    figures = await task_figures(reader, tenant, now, window_s=DAY_S)
+    paused = await _count(
+        reader,
+        select(func.count()).where(
+            Task.tenant == tenant,
+            Task.paused.is_(True),  # type: ignore[attr-defined]
+            Task.phase.not_in(sorted(TERMINAL_PHASES)),  # type: ignore[attr-defined]
+        ),
+    )
+    interventions = await _count(
+        reader,
+        select(func.count())
+        .select_from(TaskEvent)
+        .join(Task, Task.id == TaskEvent.task_id)
+        .where(Task.tenant == tenant, TaskEvent.kind == "intervention", TaskEvent.at >= since),
+    )
     snapshot, workers = await asyncio.gather(
         kpi_source(connection).snapshot(tenant), _workers(connection)
     )
@@ -122,26 +131,19 @@ async def hourly(connection: HTTPConnection, tenant: str) -> dict[str, Any]:
     now = datetime.now(UTC)
     end = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     start = end - timedelta(hours=HOURS)
-    async with state.sessions() as session:
-        rows = (
-            await session.execute(
-                select(Task.phase, Task.created_at, Task.updated_at)
-                .where(
-                    Task.tenant == tenant, or_(Task.created_at >= start, Task.updated_at >= start)
-                )
-                .limit(MAX_ROWS)
-            )
-        ).all()
-        moments = (
-            await session.execute(
-                select(TaskEvent.at)
-                .join(Task, Task.id == TaskEvent.task_id)
-                .where(
-                    Task.tenant == tenant, TaskEvent.kind == "intervention", TaskEvent.at >= start
-                )
-                .limit(MAX_ROWS)
-            )
-        ).all()
+    rows = await state.reader.all(
+        select(Task.phase, Task.created_at, Task.updated_at)
+        .where(Task.tenant == tenant, or_(Task.created_at >= start, Task.updated_at >= start))
+        .limit(MAX_ROWS),
+        scan=True,
+    )
+    moments = await state.reader.all(
+        select(TaskEvent.at)
+        .join(Task, Task.id == TaskEvent.task_id)
+        .where(Task.tenant == tenant, TaskEvent.kind == "intervention", TaskEvent.at >= start)
+        .limit(MAX_ROWS),
+        scan=True,
+    )
 
     def bucket(moment: datetime) -> int | None:
         index = int((moment - start).total_seconds() // 3600)

@@ -12,23 +12,8 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
-from domain.phases import TERMINAL_PHASES
+from domain.phases import PHASES, TERMINAL_PHASES
 
-PHASES: tuple[str, ...] = (
-    "queued",
-    "validating",
-    "plan_review",
-    "executing",
-    "gating",
-    "result_review",
-    "awaiting_approval",
-    "applying",
-    "recording",
-    "completed",
-    "failed",
-    "rejected",
-    "canceled",
-)
 PHASE_SYMBOLS = {
     "queued": "○",
     "validating": "…",

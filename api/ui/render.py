@@ -257,3 +257,20 @@ class UiRoute(APIRoute):
             return response
 
         return route
+
+
+def panel(
+    request: Request, user: UiUser, template: str, *, status: int = 200, **context: Any
+) -> Response:
+    """A panel: alone for htmx, inside a page otherwise."""
+    if is_htmx(request):
+        return fragment(request, template, user, status=status, **context)
+    return page(
+        request,
+        "panel_page.html",
+        user,
+        status=status,
+        panel=template,
+        nav_current="tasks",
+        **context,
+    )

@@ -96,8 +96,7 @@ async def post_message(
     if not content or len(content) > MAX_CONTENT:
         raise invalid([FieldProblem(path="content", message=f"1 to {MAX_CONTENT} characters")])
     state = request.app.state.agency
-    async with state.sessions() as session:
-        row = await store.get_session(session, session_id, user.principal.tenant)
+    row = await store.read_session(state.reader, session_id, user.principal.tenant)
     if row is None:
         raise not_found(f"chat session {session_id}")
     try:

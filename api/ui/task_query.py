@@ -13,9 +13,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from sqlalchemy import ColumnElement, and_, case, false, func, or_, select, true
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from agency.db.models import Task
+from agency.db.reads import Reader
 from domain.phases import TERMINAL_PHASES, Phase
 
 Sort = Literal["attention", "newest", "oldest", "updated"]
@@ -174,51 +174,44 @@ def _after(sort: str, values: list[Any]) -> ColumnElement[bool]:
     return or_(*options) if options else false()
 
 
-async def list_page(session: AsyncSession, tenant: str, f: ListFilters, sort: str) -> Page:
+async def list_page(reader: Reader, tenant: str, f: ListFilters, sort: str) -> Page:
     where = _conditions(tenant, f)
     if f.cursor:
         where.append(_after(sort, decode_cursor(sort, f.cursor)))
     order = [e.desc() if d else e.asc() for _, e, d in ORDERS[sort]]
-    result = await session.execute(
-        select(*COLUMNS).where(*where).order_by(*order).limit(f.limit + 1)
-    )
-    rows = list(result.all())
+    statement = select(*COLUMNS).where(*where).order_by(*order).limit(f.limit + 1)
+    rows = await reader.all(statement, scan=True)
     next_cursor = None
     if len(rows) > f.limit:
         rows = rows[: f.limit]
         next_cursor = encode_cursor(sort, rows[-1])
-    return Page(rows, next_cursor, await counts(session, tenant, f), await repos(session, tenant))
+    return Page(rows, next_cursor, await counts(reader, tenant, f), await repos(reader, tenant))
 
 
-async def counts(session: AsyncSession, tenant: str, f: ListFilters) -> dict[str, int]:
+async def counts(reader: Reader, tenant: str, f: ListFilters) -> dict[str, int]:
     """Tasks per phase under every filter but the phase."""
-    result = await session.execute(
+    statement = (
         select(Task.phase, func.count())
         .where(*_conditions(tenant, f, with_phase=False))
         .group_by(Task.phase)
     )
-    return {phase: int(n) for phase, n in result.all()}
+    return {phase: int(n) for phase, n in await reader.all(statement, scan=True)}
 
 
-async def repos(session: AsyncSession, tenant: str) -> list[str]:
-    result = await session.execute(
-        select(REPO).where(Task.tenant == tenant).distinct().order_by(REPO).limit(MAX_REPOS)
-    )
-    return [r for (r,) in result.all() if r]
+async def repos(reader: Reader, tenant: str) -> list[str]:
+    statement = select(REPO).where(Task.tenant == tenant).distinct().order_by(REPO)
+    return [r for (r,) in await reader.all(statement.limit(MAX_REPOS), scan=True) if r]
 
 
-async def rows_by_id(session: AsyncSession, tenant: str, ids: list[str]) -> list[Any]:
+async def rows_by_id(reader: Reader, tenant: str, ids: list[str]) -> list[Any]:
     if not ids:
         return []
-    result = await session.execute(
-        select(*COLUMNS).where(Task.tenant == tenant, Task.id.in_(ids))  # type: ignore[attr-defined]
-    )
-    return list(result.all())
+    statement = select(*COLUMNS).where(Task.tenant == tenant, Task.id.in_(ids))  # type: ignore[attr-defined]
+    return await reader.all(statement)
 
 
-async def newer_than(session: AsyncSession, tenant: str, f: ListFilters, since: datetime) -> int:
+async def newer_than(reader: Reader, tenant: str, f: ListFilters, since: datetime) -> int:
     """Tasks matching the filters created after `since` (the page's load)."""
-    result = await session.execute(
-        select(func.count()).where(*_conditions(tenant, f), Task.created_at > since)
-    )
-    return int(result.scalar_one())
+    statement = select(func.count()).where(*_conditions(tenant, f), Task.created_at > since)
+    rows = await reader.all(statement, scan=True)  # a count may scan: off the event loop
+    return int(rows[0][0]) if rows else 0

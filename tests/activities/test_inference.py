@@ -22,9 +22,9 @@ from agency.settings import Settings
 from council.models import ChangedFile, GateResult
 from council.policy import DEFAULT_POLICY
 from council.validation import parse_task_spec
-from domain.activities import DraftInput, GenerateInput, JudgeInput
+from domain.activities import DraftInput, JudgeInput
 from domain.execution import ExecutionSummary
-from tests.support.inference import QUESTION, engine
+from tests.support.inference import engine
 from tests.support.repos import make_repo, task_spec
 
 __all__ = ["engine"]
@@ -46,31 +46,16 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(data_dir=tmp_path / "data", agent_max_tokens=24, assessment_max_tokens=12)
 
 
-async def test_generate_reads_and_writes_artifacts_only(settings: Settings, engine: Engine) -> None:
-    acts = InferenceActivities(settings)
-    store = ArtifactStore.for_data_dir(settings.data_dir)
-    prompt = store.put_json("prompt", [{"role": "user", "content": QUESTION}])
-    out = await ActivityEnvironment().run(
-        acts.generate, GenerateInput(prompt_artifact=prompt, max_tokens=12)
+async def test_drafting_refuses_what_retrying_cannot_fix(
+    settings: Settings, tmp_path: Path
+) -> None:
+    spec = parse_task_spec(
+        task_spec(make_repo(tmp_path / "repo"), agent={"model": "no-such-model", "prompt": "x"})
     )
-    assert "Paris" in store.get_text(out.output_artifact)
-    # Nothing but ids and numbers goes back into workflow history.
-    assert "Paris" not in out.model_dump_json()
-    assert out.model == "smollm2-135m" and out.generation_tokens > 0
-
-
-async def test_generate_refuses_what_retrying_cannot_fix(settings: Settings) -> None:
-    acts = InferenceActivities(settings)
-    store = ArtifactStore.for_data_dir(settings.data_dir)
-    with pytest.raises(ApplicationError) as bad:
-        await ActivityEnvironment().run(
-            acts.generate, GenerateInput(prompt_artifact="prompt-" + "0" * 64)
-        )
-    assert bad.value.type == "InvalidInput"
-    prompt = store.put_json("prompt", [{"role": "user", "content": "hi"}])
     with pytest.raises(ApplicationError) as unknown:
         await ActivityEnvironment().run(
-            acts.generate, GenerateInput(prompt_artifact=prompt, model="no-such-model")
+            InferenceActivities(settings).draft_patch,
+            DraftInput(task_id="t-1", iteration=1, spec=spec),
         )
     assert unknown.value.type == "InvalidInput" and "no-such-model" in str(unknown.value)
 

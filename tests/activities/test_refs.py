@@ -24,7 +24,6 @@ NAMES = {
     "record",
     "record_provenance",
     "draft_patch",
-    "generate",
     "claim_executor",
     "apply_change",
     "run_agent",

@@ -45,7 +45,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from agency.asgi_thread import serve_app
 from agency.db.migrate import upgrade_database
-from agency.db.records import CURSOR_PATTERN, _decode_cursor
+from agency.db.task_pages import CURSOR_PATTERN, _decode_cursor
 from agency.settings import Settings
 from agency.temporal_client import connect
 from agency.worker import running_worker

@@ -116,7 +116,7 @@ async def test_rotated_keys_still_verify_and_a_revoked_one_does_not(api: ApiUnde
         (rotated.stdout.strip(), "current"),
     ]
 
-    revoked = await agency(api, "keys", "revoke-signing", kid, "--reason", "leaked")
+    revoked = await agency(api, "keys", "revoke-signing", "--reason", "leaked", "--", kid)
     assert revoked.exit_code == 0, revoked.output
     after = await agency(api, "verify", task["id"], "--json")
     assert after.exit_code == 1

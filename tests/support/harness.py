@@ -74,15 +74,14 @@ class Harness:
             await engine.dispose()
 
     async def audit(self, handle: WorkflowHandle) -> list[object]:
-        from agency.db import records
-        from agency.db.engine import make_engine, session_maker
+        from agency.db import task_reads
+        from agency.db.reads import make_reader
 
-        engine = make_engine(self.settings.effective_database_url)
+        reader = make_reader(self.settings.effective_database_url)
         try:
-            async with session_maker(engine)() as session:
-                return list(await records.list_audit(session, handle.id.removeprefix("task-")))
+            return list(await task_reads.list_audit(reader, handle.id.removeprefix("task-")))
         finally:
-            await engine.dispose()
+            await reader.close()
 
 
 async def state_of(handle: WorkflowHandle) -> TaskState:

@@ -8,9 +8,10 @@ from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
 
-from agency.db import records
+from agency.db import task_reads
 from agency.db.artifacts import get_artifact
 from agency.db.engine import make_engine, session_maker
+from agency.db.reads import make_reader
 from agency.inference import Engine
 from agency.inference.artifacts import ArtifactStore
 from domain.task import TaskResult
@@ -41,10 +42,14 @@ async def test_a_model_agents_unusable_draft_is_an_agent_failure_with_assessment
         db = make_engine(h.settings.effective_database_url)
         try:
             async with session_maker(db)() as session:
-                verdicts = await records.list_verdicts(session, result.task_id)
                 patch = await get_artifact(session, drafted.detail["patch_artifact"])
         finally:
             await db.dispose()
+        reader = make_reader(h.settings.effective_database_url)
+        try:
+            verdicts = await task_reads.list_verdicts(reader, result.task_id)
+        finally:
+            await reader.close()
 
     # Not a crash: the task ran, the agent's change did not apply, the council rejected it.
     assert result.phase == "rejected", result.error

@@ -7,10 +7,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agency.db import chat
+from agency.db.reads import Reader
 
 
 async def test_messages_after_a_sequence_number(
-    sessions: async_sessionmaker[AsyncSession],
+    sessions: async_sessionmaker[AsyncSession], reader: Reader
 ) -> None:
     async with sessions() as s:
         row = await chat.create_session(s, tenant="acme", created_by="alice", title="t")
@@ -28,23 +29,23 @@ async def test_messages_after_a_sequence_number(
             finish_reason="stop",
         )
         assert await chat.last_seq(s, row.id) == 4
-        assert [m.seq for m in await chat.messages(s, row.id)] == [1, 4]
+        assert [m.seq for m in await chat.messages(reader, row.id)] == [1, 4]
         # A reply whose final frame is above N is returned whole (its tokens filter later).
-        assert [m.seq for m in await chat.messages(s, row.id, after_seq=2)] == [4]
-        assert await chat.messages(s, row.id, after_seq=4) == []
-        stored = (await chat.messages(s, row.id, after_seq=1))[0]
+        assert [m.seq for m in await chat.messages(reader, row.id, after_seq=2)] == [4]
+        assert await chat.messages(reader, row.id, after_seq=4) == []
+        stored = (await chat.messages(reader, row.id, after_seq=1))[0]
         assert stored.tokens == ["Hello", " there"] and stored.first_seq == 2
 
 
 async def test_sessions_belong_to_their_tenant(
-    sessions: async_sessionmaker[AsyncSession],
+    sessions: async_sessionmaker[AsyncSession], reader: Reader
 ) -> None:
     async with sessions() as s:
         row = await chat.create_session(s, tenant="acme", created_by="alice")
-        assert await chat.get_session(s, row.id, "acme") is not None
-        assert await chat.get_session(s, row.id, "other") is None
-        assert [x.id for x in await chat.list_sessions(s, "acme")] == [row.id]
-        assert await chat.list_sessions(s, "other") == []
+        assert await chat.read_session(reader, row.id, "acme") is not None
+        assert await chat.read_session(reader, row.id, "other") is None
+        assert [x.id for x in await chat.list_sessions(reader, "acme")] == [row.id]
+        assert await chat.list_sessions(reader, "other") == []
 
 
 async def test_a_sequence_number_is_stored_once(

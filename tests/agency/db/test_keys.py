@@ -44,24 +44,26 @@ async def test_revocation_is_immediate_and_keeps_the_first_time(
     async with sessions() as session:
         new = await keys.create_key(session, name="carol", role="admin", tenant="acme")
         assert await keys.verify(reader, new.raw) is not None
-        assert await keys.count_active_admins(session, "acme") == 1
+        assert await keys.count_active_admins(reader, "acme") == 1
         assert await keys.revoke_key(session, new.row.id, tenant="other") is None
         first = await keys.revoke_key(session, new.row.id, tenant="acme")
         assert first is not None and first.revoked_at is not None
         again = await keys.revoke_key(session, new.row.id)
         assert again is not None and again.revoked_at == first.revoked_at
         assert await keys.verify(reader, new.raw) is None
-        assert await keys.count_active_admins(session, "acme") == 0
-        assert await keys.list_keys(session, tenant="acme") == []
-        assert len(await keys.list_keys(session, tenant="acme", include_revoked=True)) == 1
+        assert await keys.count_active_admins(reader, "acme") == 0
+        assert await keys.list_keys(reader, tenant="acme") == []
+        assert len(await keys.list_keys(reader, tenant="acme", include_revoked=True)) == 1
 
 
-async def test_touch_records_last_use(sessions: async_sessionmaker[AsyncSession]) -> None:
+async def test_touch_records_last_use(
+    sessions: async_sessionmaker[AsyncSession], reader: Reader
+) -> None:
     async with sessions() as session:
         new = await keys.create_key(session, name="dave", role="viewer", tenant="default")
         assert new.row.last_used_at is None
         await keys.touch(session, new.row.id)
-        row = await keys.get_key(session, new.row.id)
+        row = await keys.read_key(reader, new.row.id)
         assert row is not None and row.last_used_at is not None
 
 

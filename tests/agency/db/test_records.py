@@ -13,17 +13,19 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from agency.asgi_thread import free_port
 from agency.db import (
     AuditEntry,
+    Reader,
     TaskEvent,
     UnknownTaskError,
     VerdictRecord,
     apply_record,
-    get_task,
     list_audit,
     list_events,
     list_verdicts,
     ping,
+    read_task,
 )
 from agency.db.engine import make_engine, session_maker
+from agency.db.task_reads import task_verdicts
 from domain.audit import ProjectionPatch
 from tests.agency.db.factories import add_task, judgments, record
 
@@ -35,30 +37,32 @@ async def count(session: AsyncSession, model: type, task_id: str) -> int:
     return int(await session.scalar(stmt) or 0)
 
 
-async def test_insert_and_get_task_respects_tenant(sessions: Sessions) -> None:
+async def test_insert_and_get_task_respects_tenant(sessions: Sessions, reader: Reader) -> None:
     async with sessions() as session:
         task = await add_task(session, tenant="acme")
         assert task.phase == "queued"
         assert task.created_at.tzinfo is not None
         assert task.created_at.utcoffset() == timedelta(0)
     async with sessions() as session:
-        assert (await get_task(session, task.id)) is not None
-        assert (await get_task(session, task.id, tenant="acme")) is not None
-        assert await get_task(session, task.id, tenant="other") is None
-        assert await get_task(session, "no-such-task") is None
+        assert (await read_task(reader, task.id)) is not None
+        assert (await read_task(reader, task.id, tenant="acme")) is not None
+        assert await read_task(reader, task.id, tenant="other") is None
+        assert await read_task(reader, "no-such-task") is None
 
 
-async def test_duplicate_task_id_is_refused(sessions: Sessions) -> None:
+async def test_duplicate_task_id_is_refused(sessions: Sessions, reader: Reader) -> None:
     async with sessions() as session:
         task_id = (await add_task(session, title="first")).id
         with pytest.raises(IntegrityError):
             await add_task(session, task_id=task_id, title="second")
         # The session is usable after the refused insert, and the first row is intact.
-        kept = await get_task(session, task_id)
+        kept = await read_task(reader, task_id)
         assert kept is not None and kept.title == "first"
 
 
-async def test_apply_record_writes_event_audit_and_verdicts_once(sessions: Sessions) -> None:
+async def test_apply_record_writes_event_audit_and_verdicts_once(
+    sessions: Sessions, reader: Reader
+) -> None:
     async with sessions() as session:
         task = await add_task(session)
     rec = record(
@@ -82,22 +86,24 @@ async def test_apply_record_writes_event_audit_and_verdicts_once(sessions: Sessi
         assert await count(session, TaskEvent, task.id) == 1
         assert await count(session, AuditEntry, task.id) == 1
         assert await count(session, VerdictRecord, task.id) == len(rec.judgments)
-        (event,) = await list_events(session, task.id)
+        (event,) = await list_events(reader, task.id)
         assert (event.seq, event.kind, event.phase) == (1, "judgment", "plan_review")
         assert event.data["reason"] == "all judges passed"
         assert event.data["verdict"] == "approve"
         assert event.data["projection"]["phase"] == "plan_review"
-        (entry,) = await list_audit(session, task.id)
+        (entry,) = await list_audit(reader, task.id)
         assert (entry.actor, entry.verdict, entry.detail) == ("workflow", "approve", rec.detail)
         assert entry.at == rec.at
-        stored = await list_verdicts(session, task.id)
+        stored = await list_verdicts(reader, task.id)
         assert [v.judge for v in stored] == [j.judge for j in rec.judgments]
         assert stored[1].violations == [rec.judgments[1].violations[0].model_dump()]
         assert stored[1].assessment == "the model agrees"
         assert {v.stage for v in stored} == {"plan"}
 
 
-async def test_projection_patch_changes_only_given_fields(sessions: Sessions) -> None:
+async def test_projection_patch_changes_only_given_fields(
+    sessions: Sessions, reader: Reader
+) -> None:
     async with sessions() as session:
         task = await add_task(session)
     patch = ProjectionPatch(
@@ -115,66 +121,74 @@ async def test_projection_patch_changes_only_given_fields(sessions: Sessions) ->
     )
     async with sessions() as session:
         assert await apply_record(session, record(task.id, 1, projection=patch))
-        after = await get_task(session, task.id)
+        after = await read_task(reader, task.id)
     assert after is not None
     for field in patch.model_fields_set - {"verdicts"}:
         assert getattr(after, field) == getattr(patch, field), field
-    assert after.verdicts == [j.model_dump(mode="json") for j in judgments()]
+    assert task_verdicts(after) == [j.model_dump(mode="json") for j in judgments()]
     assert after.last_seq == 1
     # Unset fields keep their values; clear_pending_action empties the pending action.
     at = datetime.now(UTC) + timedelta(seconds=5)
     clear = ProjectionPatch(phase="applying", paused=False, clear_pending_action=True)
     async with sessions() as session:
         assert await apply_record(session, record(task.id, 2, projection=clear, at=at))
-        final = await get_task(session, task.id)
+        final = await read_task(reader, task.id)
     assert final is not None
     assert (final.phase, final.paused, final.pending_action) == ("applying", False, None)
     assert (final.iteration, final.risk_tier, final.lines_added) == (2, 1, 30)
-    assert final.verdicts == after.verdicts
+    assert task_verdicts(final) == task_verdicts(after)
     assert final.updated_at == at
     assert final.last_seq == 2
 
 
-async def test_detail_with_non_json_values_is_stored_as_json(sessions: Sessions) -> None:
+async def test_detail_with_non_json_values_is_stored_as_json(
+    sessions: Sessions, reader: Reader
+) -> None:
     when = datetime(2025, 5, 4, 3, 2, 1, tzinfo=UTC)
     async with sessions() as session:
         task = await add_task(session)
         rec = record(task.id, 1, detail={"deadline": when, "nested": {"tiers": (1, 2)}})
         assert await apply_record(session, rec)
-        (entry,) = await list_audit(session, task.id)
-        (event,) = await list_events(session, task.id)
+        (entry,) = await list_audit(reader, task.id)
+        (event,) = await list_events(reader, task.id)
     assert entry.detail == {"deadline": "2025-05-04T03:02:01Z", "nested": {"tiers": [1, 2]}}
     assert event.data["deadline"] == entry.detail["deadline"]
 
 
-async def test_clear_and_set_pending_action_in_one_patch_sets_it(sessions: Sessions) -> None:
+async def test_clear_and_set_pending_action_in_one_patch_sets_it(
+    sessions: Sessions, reader: Reader
+) -> None:
     async with sessions() as session:
         task = await add_task(session)
         first = ProjectionPatch(pending_action="approve")
         assert await apply_record(session, record(task.id, 1, projection=first))
         both = ProjectionPatch(pending_action="resume", clear_pending_action=True)
         assert await apply_record(session, record(task.id, 2, projection=both))
-        got = await get_task(session, task.id)
+        got = await read_task(reader, task.id)
     assert got is not None and got.pending_action == "resume"
 
 
-async def test_reads_see_updates_to_rows_the_session_already_holds(sessions: Sessions) -> None:
+async def test_reads_see_every_committed_write(sessions: Sessions, reader: Reader) -> None:
     async with sessions() as session:
         task = await add_task(session)
+    before = await read_task(reader, task.id)
+    assert before is not None and before.phase == "queued"
+    async with sessions() as session:
         assert await apply_record(session, record(task.id, 1, phase="gating"))
-        again = await get_task(session, task.id)
-    assert again is task  # the same identity, refreshed rather than stale
-    assert again.phase == "gating"
+    again = await read_task(reader, task.id)
+    assert again is not None and again.phase == "gating"
 
 
-async def test_out_of_order_record_does_not_lower_last_seq(sessions: Sessions) -> None:
+async def test_out_of_order_record_does_not_lower_last_seq(
+    sessions: Sessions, reader: Reader
+) -> None:
     async with sessions() as session:
         task = await add_task(session)
         assert await apply_record(session, record(task.id, 3))
         assert await apply_record(session, record(task.id, 2))
-        got = await get_task(session, task.id)
+        got = await read_task(reader, task.id)
         assert got is not None and got.last_seq == 3
-        assert [e.seq for e in await list_events(session, task.id)] == [2, 3]
+        assert [e.seq for e in await list_events(reader, task.id)] == [2, 3]
 
 
 async def test_record_for_unknown_task_raises_and_writes_nothing(sessions: Sessions) -> None:
@@ -201,17 +215,17 @@ async def test_concurrent_duplicates_store_one_row(sessions: Sessions) -> None:
         assert await count(session, VerdictRecord, task.id) == len(rec.judgments)
 
 
-async def test_list_events_pages_after_seq(sessions: Sessions) -> None:
+async def test_list_events_pages_after_seq(sessions: Sessions, reader: Reader) -> None:
     async with sessions() as session:
         task = await add_task(session)
         for seq in range(1, 8):
             assert await apply_record(session, record(task.id, seq))
-        assert [e.seq for e in await list_events(session, task.id, after_seq=3)] == [4, 5, 6, 7]
-        assert [e.seq for e in await list_events(session, task.id, after_seq=3, limit=2)] == [4, 5]
-        assert await list_events(session, task.id, after_seq=7) == []
-        assert [a.seq for a in await list_audit(session, task.id)] == list(range(1, 8))
+        assert [e.seq for e in await list_events(reader, task.id, after_seq=3)] == [4, 5, 6, 7]
+        assert [e.seq for e in await list_events(reader, task.id, after_seq=3, limit=2)] == [4, 5]
+        assert await list_events(reader, task.id, after_seq=7) == []
+        assert [a.seq for a in await list_audit(reader, task.id)] == list(range(1, 8))
         with pytest.raises(ValueError):
-            await list_events(session, task.id, limit=0)
+            await list_events(reader, task.id, limit=0)
 
 
 async def test_ping_answers_on_a_live_database_and_raises_on_a_dead_one(

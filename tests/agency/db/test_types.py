@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from agency.db import get_task
+from agency.db import Reader, read_task
 from agency.db.types import UTCDateTime
 from tests.agency.db.factories import add_task
 
@@ -24,12 +24,11 @@ Sessions = async_sessionmaker[AsyncSession]
     ],
 )
 async def test_datetimes_come_back_as_the_same_instant_in_utc(
-    sessions: Sessions, given: datetime
+    sessions: Sessions, reader: Reader, given: datetime
 ) -> None:
     async with sessions() as session:
         task_id = (await add_task(session, created_at=given)).id
-    async with sessions() as session:
-        task = await get_task(session, task_id)
+    task = await read_task(reader, task_id)
     assert task is not None
     assert task.created_at.utcoffset() == timedelta(0)
     expected = given if given.tzinfo else given.replace(tzinfo=UTC)

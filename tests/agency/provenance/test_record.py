@@ -3,13 +3,14 @@ workflow wrote (the history's view), on both backends; and differences are named
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from agency.db import records
+from agency.db import Reader, records, task_reads
 from agency.provenance.record import (
     build_record,
     differences,
@@ -101,7 +102,7 @@ def trail_inputs(task_id: str) -> list[RecordInput]:
 
 
 async def test_the_database_and_the_workflow_records_give_the_same_record(
-    sessions: async_sessionmaker[AsyncSession],
+    sessions: async_sessionmaker[AsyncSession], reader: Reader
 ) -> None:
     task_id = str(uuid.uuid4())
     spec = parse_task_spec(task_spec(Path("/tmp/repo")))
@@ -123,15 +124,14 @@ async def test_the_database_and_the_workflow_records_give_the_same_record(
         )
         for rec in inputs:
             assert await records.apply_record(session, rec)
-        task = await records.get_task(session, task_id)
-        audit = await records.list_audit(session, task_id)
-        verdicts = await records.list_verdicts(session, task_id)
+    task = await task_reads.read_task(reader, task_id)
+    audit = await task_reads.list_audit(reader, task_id)
+    verdicts = await task_reads.list_verdicts(reader, task_id)
     assert task is not None
-    task.workflow_run_id = "run-1"
+    # The run id reaches the row with the workflow's first record; these records name none.
+    row_header = dataclasses.replace(header_from_task_row(task), run_id="run-1")
 
-    from_db = build_record(
-        header_from_task_row(task), trail_from_audit(audit, verdicts), last_seq=7
-    )
+    from_db = build_record(row_header, trail_from_audit(audit, verdicts), last_seq=7)
     header = header_from_task_input(
         TaskInput(task_id=task_id, spec=spec, submitted_by="alice"), f"task-{task_id}", "run-1"
     )

@@ -20,9 +20,10 @@ from sqlalchemy import update
 from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from agency.db import records
+from agency.db import records, task_reads
 from agency.db.engine import make_engine, session_maker
 from agency.db.provenance import ProvenanceRecord, get_provenance
+from agency.db.reads import make_reader
 from agency.provenance.canonical import canonical_json, canonical_sha256, sha256_hex
 from agency.provenance.config import keystore_for, provenance_repo_for
 from agency.provenance.file_keystore import FileKeystore
@@ -52,17 +53,14 @@ class Finished:
 
 
 async def verify(h: Harness, task_id: str, keystore: Keystore | None = None) -> Report:
-    engine = make_engine(h.settings.effective_database_url)
+    reader = make_reader(h.settings.effective_database_url)
     try:
-        async with session_maker(engine)() as session:
-            task = await records.get_task(session, task_id)
-            assert task is not None
-            verifier = Verifier(
-                keystore or keystore_for(h.settings), provenance_repo_for(h.settings)
-            )
-            return await verifier.verify(session, task, h.client)
+        task = await task_reads.read_task(reader, task_id)
+        assert task is not None
+        verifier = Verifier(keystore or keystore_for(h.settings), provenance_repo_for(h.settings))
+        return await verifier.verify(reader, task, h.client)
     finally:
-        await engine.dispose()
+        await reader.close()
 
 
 def by_name(report: Report) -> dict[str, str]:
@@ -391,22 +389,24 @@ async def test_a_record_signed_before_rfc_8785_still_verifies(completed: Finishe
     row = await stored_row(h, completed.task_id)
     signed = unverified_payload(row.jws)
     assert signed is not None
-    engine = make_engine(h.settings.effective_database_url)
+    reader = make_reader(h.settings.effective_database_url)
     # The record as the old activity built it: floats stay floats (1.0, not 1).
-    async with session_maker(engine)() as session:
-        task = await records.get_task(session, completed.task_id)
+    try:
+        task = await task_reads.read_task(reader, completed.task_id)
         assert task is not None
         old = build_record(
             header_from_task_row(task),
             trail_from_audit(
-                await records.list_audit(session, task.id),
-                await records.list_verdicts(session, task.id),
+                await task_reads.list_audit(reader, task.id),
+                await task_reads.list_verdicts(reader, task.id),
             ),
             last_seq=signed["last_seq"],
             history_events=signed["workflow"]["history_events"],
             history_sha256=signed["workflow"]["history_sha256"],
             form="legacy",
         )
+    finally:
+        await reader.close()
     old["timestamps"]["signed_at"] = signed["timestamps"]["signed_at"]
     assert old == signed
     legacy = canonical_json(old, "legacy")
@@ -416,6 +416,7 @@ async def test_a_record_signed_before_rfc_8785_still_verifies(completed: Finishe
     info = keystore.public_key(row.kid)
     assert info is not None
     repo = ProvenanceRepo(h.settings.effective_provenance_repo)
+    engine = make_engine(h.settings.effective_database_url)
 
     async def point_at(jws: str, sha: str) -> None:
         commit = repo.commit_record(

@@ -17,6 +17,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+APPEND_ONLY_MESSAGE = "alert transitions are append-only"
 
 
 def _at(name: str, nullable: bool = False) -> sa.Column:
@@ -75,6 +76,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_alert_transitions_alert_id", "alert_transitions", ["alert_id"])
     op.create_index("ix_alert_transitions_notify_at", "alert_transitions", ["notify", "at"])
+    _create_append_only_guard()
     op.create_table(
         "alert_deliveries",
         sa.Column("id", BIG_ID, autoincrement=True, nullable=False),
@@ -89,6 +91,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("alert_deliveries")
+    _drop_append_only_guard()
     op.drop_index("ix_alert_transitions_notify_at", table_name="alert_transitions")
     op.drop_index("ix_alert_transitions_alert_id", table_name="alert_transitions")
     op.drop_table("alert_transitions")
@@ -96,3 +99,49 @@ def downgrade() -> None:
     op.drop_table("silences")
     op.drop_index("ix_alerts_state", table_name="alerts")
     op.drop_table("alerts")
+
+
+def _dialect() -> str:
+    return op.get_context().dialect.name
+
+
+def _create_append_only_guard() -> None:
+    """The alerts' audit trail, like audit_log's (0001): no UPDATE, DELETE or TRUNCATE
+    of a transition, whatever the code path."""
+    if _dialect() == "postgresql":
+        op.execute(
+            f"""
+            CREATE FUNCTION alert_transitions_append_only() RETURNS trigger
+            LANGUAGE plpgsql AS $$
+            BEGIN
+                RAISE EXCEPTION '{APPEND_ONLY_MESSAGE}: % is not allowed', TG_OP
+                    USING ERRCODE = 'restrict_violation';
+            END;
+            $$
+            """
+        )
+        op.execute(
+            "CREATE TRIGGER alert_transitions_append_only BEFORE UPDATE OR DELETE "
+            "ON alert_transitions FOR EACH ROW EXECUTE FUNCTION alert_transitions_append_only()"
+        )
+        op.execute(
+            "CREATE TRIGGER alert_transitions_no_truncate BEFORE TRUNCATE ON alert_transitions "
+            "FOR EACH STATEMENT EXECUTE FUNCTION alert_transitions_append_only()"
+        )
+    elif _dialect() == "sqlite":
+        for operation in ("UPDATE", "DELETE"):
+            op.execute(
+                f"CREATE TRIGGER alert_transitions_no_{operation.lower()} BEFORE {operation} "
+                f"ON alert_transitions BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY_MESSAGE}: "
+                f"{operation} is not allowed'); END"
+            )
+
+
+def _drop_append_only_guard() -> None:
+    if _dialect() == "postgresql":
+        op.execute("DROP TRIGGER IF EXISTS alert_transitions_no_truncate ON alert_transitions")
+        op.execute("DROP TRIGGER IF EXISTS alert_transitions_append_only ON alert_transitions")
+        op.execute("DROP FUNCTION IF EXISTS alert_transitions_append_only()")
+    elif _dialect() == "sqlite":
+        op.execute("DROP TRIGGER IF EXISTS alert_transitions_no_update")
+        op.execute("DROP TRIGGER IF EXISTS alert_transitions_no_delete")

@@ -9,6 +9,7 @@ queued, so evaluations never race.
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 from temporalio.client import (
@@ -23,6 +24,7 @@ from temporalio.client import (
     ScheduleUpdate,
     ScheduleUpdateInput,
 )
+from temporalio.service import RPCError
 
 from agency.settings import Settings
 from domain.alerts import ALERTS_SCHEDULE_ID, ALERTS_WORKFLOW
@@ -43,7 +45,22 @@ def alert_schedule(settings: Settings) -> Schedule:
     )
 
 
-async def ensure_alert_schedule(client: Client, settings: Settings) -> None:
+log = logging.getLogger("agency.alerts")
+
+
+async def ensure_alert_schedule(client: Client, settings: Settings) -> bool:
+    """Ensure the schedule; False (logged) when Temporal refuses it: the task workflow's
+    worker must not stop for the alerts (a namespace without schedules, a race with
+    another worker's update); the next worker start tries again."""
+    try:
+        await _ensure(client, settings)
+    except RPCError as err:
+        log.warning("the alert schedule %s could not be ensured: %s", ALERTS_SCHEDULE_ID, err)
+        return False
+    return True
+
+
+async def _ensure(client: Client, settings: Settings) -> None:
     wanted = alert_schedule(settings)
     try:
         await client.create_schedule(ALERTS_SCHEDULE_ID, wanted)

@@ -5,6 +5,7 @@ delivery of a transition already delivered. Also the schedule the worker keeps."
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -18,7 +19,7 @@ import pytest
 from fastapi import FastAPI, Request, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio.client import ScheduleIntervalSpec, ScheduleOverlapPolicy
+from temporalio.client import ScheduleHandle, ScheduleIntervalSpec, ScheduleOverlapPolicy
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -163,19 +164,49 @@ async def test_a_webhook_refusing_for_good_is_not_retried(
     assert len(hook.received) == 2
 
 
-async def test_the_worker_keeps_one_schedule(dev_env: WorkflowEnvironment, tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path, alert_interval_s=300)
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_the_worker_keeps_one_schedule_whose_runs_evaluate(
+    dev_env: WorkflowEnvironment, sessions: Sessions, tmp_path: Path
+) -> None:
+    queue = f"alerts-{uuid.uuid4()}"
+    settings = Settings(data_dir=tmp_path, task_queue=queue, alert_interval_s=3600)
     await ensure_alert_schedule(dev_env.client, settings)
     # A second worker, with another interval: the same schedule, updated.
     await ensure_alert_schedule(
-        dev_env.client, settings.model_copy(update={"alert_interval_s": 120})
+        dev_env.client, settings.model_copy(update={"alert_interval_s": 1800})
     )
     handle = dev_env.client.get_schedule_handle(ALERTS_SCHEDULE_ID)
     try:
         described = await handle.describe()
         assert described.schedule.spec.intervals == [
-            ScheduleIntervalSpec(every=timedelta(seconds=120))
+            ScheduleIntervalSpec(every=timedelta(seconds=1800))
         ]
         assert described.schedule.policy.overlap == ScheduleOverlapPolicy.SKIP
+        # What the schedule starts is the evaluator, on the workers' queue.
+        await burn(sessions, utcnow() - timedelta(seconds=5))
+        acts = AlertActivities(settings, sessions)
+        async with Worker(
+            dev_env.client,
+            task_queue=queue,
+            workflows=[AlertsEvaluationWorkflow],
+            activities=[acts.reconcile_alerts, acts.deliver_alert],
+        ):
+            await handle.trigger()
+            run_id = await first_run(handle)
+            result = await dev_env.client.get_workflow_handle(
+                run_id, result_type=AlertsEvaluationResult
+            ).result()
+        assert len(result.fired) == 2
     finally:
         await handle.delete()
+
+
+async def first_run(handle: ScheduleHandle) -> str:
+    """The workflow id of the schedule's first action, once it has started."""
+    deadline = asyncio.get_running_loop().time() + 30
+    while asyncio.get_running_loop().time() < deadline:
+        actions = (await handle.describe()).info.recent_actions
+        if actions:
+            return actions[0].action.workflow_id  # type: ignore[attr-defined, no-any-return]
+        await asyncio.sleep(0.1)  # polling the schedule's state, bounded by the deadline
+    raise AssertionError("the schedule started nothing within 30 s")

@@ -20,8 +20,9 @@ from fastapi import FastAPI, Request, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import ScheduleHandle, ScheduleIntervalSpec, ScheduleOverlapPolicy
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
+from temporalio.worker import Replayer, Worker
 
 from activities.alerts import AlertActivities
 from agency.alerts.schedule import ensure_alert_schedule
@@ -66,6 +67,8 @@ def receiver() -> Iterator[tuple[Receiver, str]]:
 
 
 async def evaluate(env: WorkflowEnvironment, acts: AlertActivities) -> AlertsEvaluationResult:
+    """One evaluation on a worker of its own; its history then replays without a
+    nondeterminism error (retries, failures and all)."""
     queue = f"alerts-{uuid.uuid4()}"
     async with Worker(
         env.client,
@@ -73,12 +76,21 @@ async def evaluate(env: WorkflowEnvironment, acts: AlertActivities) -> AlertsEva
         workflows=[AlertsEvaluationWorkflow],
         activities=[acts.reconcile_alerts, acts.deliver_alert],
     ):
-        return await env.client.execute_workflow(
+        handle = await env.client.start_workflow(
             AlertsEvaluationWorkflow.run,
             id=f"alerts-{uuid.uuid4()}",
             task_queue=queue,
             result_type=AlertsEvaluationResult,
         )
+        result = await handle.result()
+    replayer = Replayer(
+        workflows=[AlertsEvaluationWorkflow], data_converter=pydantic_data_converter
+    )
+    replayed = await replayer.replay_workflow(
+        await handle.fetch_history(), raise_on_replay_failure=False
+    )
+    assert replayed.replay_failure is None, replayed.replay_failure
+    return result
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)

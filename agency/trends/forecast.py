@@ -1,23 +1,24 @@
-"""The forecaster: a least-squares linear trend plus a seasonal profile, in plain numpy.
+"""The forecaster: a linear trend plus seasonal effects, one least-squares fit, in numpy.
 
 Why this method: it is small enough to check by hand, it says what it assumes (a steady
-trend and a repeating weekly, or daily, pattern), and its interval comes from its own
-residuals. Holt-Winters would follow a changing level better, but needs more points to
-settle and its interval is harder to state honestly.
+trend and a repeating weekly, or daily, pattern), and its interval comes from ordinary
+regression theory on its own residuals. Holt-Winters would follow a changing level
+better, but needs more points to settle and its interval is harder to state honestly.
 
-1. Fit y = a + b·t by least squares on the buckets that have a value.
-2. The seasonal profile: the mean residual of each position in the season (day of the
-   week for daily buckets, hour of the day for hourly ones).
-3. Forecast a + b*t + profile[t mod period]; the interval is +/- z * sigma *
-   sqrt(1 + 1/n + (t - t_mean)^2/Sxx + 1/n_slot): sigma from the residuals of the fit
-   (degrees of freedom: n - 2 - (period - 1)), widened for the uncertainty of the line
-   and of the slot's mean.
-   It is a normal approximation: about 95 % when the residuals are roughly normal.
+1. Regress y on [1, t, one indicator per position in the season but the first]
+   (day of the week for daily buckets, hour of the day for hourly ones), on the buckets
+   that have a value. Trend and pattern are fitted together: fitting the line first and
+   averaging its residuals per position would tilt the line by the pattern's phase.
+2. Forecast x(t)·beta for the next buckets.
+3. The interval is +/- z * sigma * sqrt(1 + x(t)' (X'X)^-1 x(t)): sigma from the
+   residuals (degrees of freedom: points - parameters), widened by the uncertainty of
+   the fitted trend and pattern, more so the further ahead. A normal approximation:
+   about 95 % when the residuals are roughly normal and independent.
 4. Counts and durations are never negative: the forecast and its band are clipped at 0.
 
-It needs two full seasons to estimate each slot of the profile twice and the line
-beside it, and one season more to backtest (agency.trends.backtest) on points the fit
-has not seen: `needed_points(period)`.
+It needs two full seasons to see every position twice with the line beside it, and one
+season more to backtest (agency.trends.backtest) on points the fit has not seen:
+`needed_points(period)`.
 """
 
 from __future__ import annotations
@@ -36,11 +37,11 @@ SEASONS_TO_BACKTEST = 1
 
 def method_name(period: int) -> str:
     season = {7: "day of the week", 24: "hour of the day"}.get(period, f"period {period}")
-    return f"linear trend + seasonal means of residuals ({season}), least squares"
+    return f"linear trend + {season} effects, one least-squares fit"
 
 
 def fit_points(period: int) -> int:
-    """The fewest points one fit needs: every slot of the profile seen twice."""
+    """The fewest points one fit needs: every position of the season seen twice."""
     return SEASONS_TO_FIT * period
 
 
@@ -49,27 +50,28 @@ def needed_points(period: int) -> int:
     return (SEASONS_TO_FIT + SEASONS_TO_BACKTEST) * period
 
 
+def design(t: Series, period: int) -> Series:
+    """Rows [1, t, indicator of positions 1..period-1] (position 0 is the baseline)."""
+    positions = np.mod(t, period).astype(int)
+    seasonal = (positions[:, None] == np.arange(1, period)[None, :]).astype(np.float64)
+    return np.column_stack([np.ones_like(t), t, seasonal])
+
+
 @dataclass(frozen=True)
 class Fit:
-    intercept: float
-    slope: float
-    profile: Series  # one mean residual per slot (0 for a slot without points)
-    slot_counts: Series  # how many points each slot's mean had
-    sigma: float  # residual standard deviation of the whole model
+    beta: Series
+    unscaled_cov: Series  # (X'X)^-1, a pseudo-inverse when a position had no points
+    sigma: float  # residual standard deviation
     n: int
-    t_mean: float
-    sxx: float
     period: int
 
     def mean(self, t: Series) -> Series:
-        slots = np.mod(t, self.period).astype(int)
-        return self.intercept + self.slope * t + self.profile[slots]
+        return np.asarray(design(t, self.period) @ self.beta, dtype=np.float64)
 
     def half_width(self, t: Series, z: float = Z_95) -> Series:
-        slots = np.mod(t, self.period).astype(int)
-        counts = np.maximum(self.slot_counts[slots], 1.0)
-        spread = 1 + 1 / self.n + (t - self.t_mean) ** 2 / self.sxx + 1 / counts
-        return np.asarray(z * self.sigma * np.sqrt(spread), dtype=np.float64)
+        x = design(t, self.period)
+        leverage = np.einsum("ij,jk,ik->i", x, self.unscaled_cov, x)
+        return np.asarray(z * self.sigma * np.sqrt(1 + leverage), dtype=np.float64)
 
 
 def fit(y: Series, period: int) -> Fit:
@@ -80,21 +82,12 @@ def fit(y: Series, period: int) -> Fit:
     n = len(v)
     if n < fit_points(period):
         raise ValueError(f"{n} points, {fit_points(period)} needed to fit")
-    t_mean = float(t.mean())
-    sxx = float(((t - t_mean) ** 2).sum())
-    slope = float(((t - t_mean) * (v - v.mean())).sum() / sxx)
-    intercept = float(v.mean() - slope * t_mean)
-    residuals = v - (intercept + slope * t)
-    slots = np.mod(t, period).astype(int)
-    counts = np.bincount(slots, minlength=period).astype(np.float64)
-    sums = np.bincount(slots, weights=residuals, minlength=period)
-    profile = np.divide(sums, counts, out=np.zeros(period), where=counts > 0)
-    # Not centred by hand: least-squares residuals sum to 0, so the profile's mean over
-    # the points is already 0 and the line keeps the series' level.
-    errors = v - (intercept + slope * t + profile[slots])
-    dof = max(1, n - 2 - (period - 1))
+    x = design(t, period)
+    beta, _, rank, _ = np.linalg.lstsq(x, v, rcond=None)
+    errors = v - x @ beta
+    dof = max(1, n - int(rank))
     sigma = math.sqrt(float((errors**2).sum()) / dof)
-    return Fit(intercept, slope, profile, counts, sigma, n, t_mean, sxx, period)
+    return Fit(beta, np.linalg.pinv(x.T @ x), sigma, n, period)
 
 
 @dataclass(frozen=True)

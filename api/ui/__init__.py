@@ -24,7 +24,14 @@ __all__ = ["install_ui"]
 
 
 def install_ui(app: FastAPI) -> None:
-    from api.ui import routes_auth, routes_chat, routes_pages, routes_task, routes_tasks
+    from api.ui import (
+        routes_auth,
+        routes_chat,
+        routes_pages,
+        routes_task,
+        routes_tasks,
+        routes_trends,
+    )
 
     app.include_router(routes_auth.router)
     app.include_router(routes_auth.links_router)
@@ -34,6 +41,7 @@ def install_ui(app: FastAPI) -> None:
     app.include_router(routes_task.router)
     app.include_router(routes_chat.router)
     app.include_router(routes_chat.socket_router)
+    app.include_router(routes_trends.router)
     app.mount(f"{COOKIE_PATH}/static", StaticFiles(directory=STATIC), name="ui-static")
 
     @app.get(COOKIE_PATH, include_in_schema=False)

@@ -3,7 +3,10 @@ database's own record path (tests/agency/db/factories.py)."""
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -191,3 +194,66 @@ async def test_bad_parameters_are_refused_with_every_problem_listed(served: Serv
             assert response.status_code == 422, days
     async with httpx.AsyncClient(base_url=served.url) as anonymous:
         assert (await anonymous.get("/api/v1/trends")).status_code == 401
+
+
+@asynccontextmanager
+async def signed_in(served: Served, tenant: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A browser-like client with a dashboard session for a viewer of `tenant`."""
+    key = await make_key(served.database_url, f"ui-{tenant}", "viewer", tenant)
+    async with httpx.AsyncClient(base_url=served.url, timeout=30) as http:
+        form = (await http.get("/ui/sign-in")).text
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form)
+        assert csrf is not None
+        done = await http.post(
+            "/ui/sign-in",
+            data={"csrf": csrf.group(1), "key": key, "link": "", "next": "/ui/trends"},
+        )
+        assert done.status_code == 303, done.text
+        yield http
+
+
+async def test_the_dashboard_page_shows_charts_forecasts_and_tables(
+    served: Served, session: AsyncSession
+) -> None:
+    for day in range(1, 29):
+        await add_task(session, tenant="acme", created_at=days_ago(day))
+    await finish(session, "acme", days_ago(1), ["validating", "completed"])
+    async with signed_in(served, "acme") as browser:
+        page = await browser.get("/ui/trends", params={"days": 28})
+        assert page.status_code == 200, page.text
+        html = page.text
+        assert 'href="/ui/trends" aria-current="page"' in html
+        # A chart per series, drawn from the embedded data by trends.js.
+        for series in ("tasks", "outcomes", "durations", "approvals", "interventions"):
+            assert f'data-trend="{series}"' in html
+        assert "/ui/static/trends.js" in html
+        # Forecast in words (method and backtest), or why not; the tables without JS.
+        tasks = re.search(r'data-testid="forecast-tasks">(.*?)</p>', html, re.S)
+        assert tasks is not None and "least-squares" in tasks.group(1)
+        assert "mean absolute error" in tasks.group(1)
+        durations = re.search(r'data-testid="forecast-durations">(.*?)</p>', html, re.S)
+        assert durations is not None
+        assert "No forecast: not enough data (1 points, 21 needed" in durations.group(1)
+        assert html.count("The same figures as a table") == 5
+        assert "<caption>Forecast</caption>" in html
+        data = re.search(r'id="trend-data">(.*?)</script>', html, re.S)
+        assert data is not None
+        charts = json.loads(data.group(1))
+        tasks_chart = charts["tasks"]
+        assert len(tasks_chart["x"]) == 28 + 6  # history, then the forecast after today
+        assert sum(v for v in tasks_chart["value"] if v) == 27 + 1  # and the finished one
+        assert tasks_chart["forecast"][26] == tasks_chart["value"][26]  # the lines join
+
+        hourly = await browser.get("/ui/trends", params={"bucket": "hour", "days": 2})
+        assert hourly.status_code == 200
+        assert "not enough data (47 points, 72 needed" in hourly.text
+        bad = await browser.get("/ui/trends", params={"bucket": "week", "days": "0"})
+        assert bad.status_code == 422
+        assert "bucket" in bad.text and "days" in bad.text
+
+
+async def test_the_dashboard_page_needs_a_session(served: Served) -> None:
+    async with httpx.AsyncClient(base_url=served.url) as anonymous:
+        response = await anonymous.get("/ui/trends")
+    assert response.status_code in (302, 303, 307)
+    assert "/ui/sign-in" in response.headers["location"]

@@ -35,13 +35,16 @@ class TrendsPageQuery(BaseModel):
 
 
 def chart_data(report: TrendReport) -> dict[str, Any]:
-    """Columns for uPlot: the history, then the forecast's buckets after the current
-    one; the forecast line starts at the last complete bucket so the two join."""
+    """Columns for uPlot: the complete buckets, then the forecast's buckets after the
+    current one; the forecast line starts at the last complete bucket so the two join."""
     history = report.buckets
     future = report.forecast.points if report.forecast else []
     x = [int(b.at.timestamp()) for b in history] + [int(p.at.timestamp()) for p in future[1:]]
     blank: list[float | None] = [None] * len(x)
-    value = [b.value for b in history] + [None] * max(0, len(future) - 1)
+    # The bucket under way is left out of the line (its count so far would look like a
+    # fall); the table shows it, marked "so far".
+    value = [b.value if b.complete else None for b in history]
+    value += [None] * max(0, len(future) - 1)
     mean, lower, upper = list(blank), list(blank), list(blank)
     start = len(history) - 1  # the forecast's first bucket is the one under way
     if future and start >= 1:

@@ -18,7 +18,8 @@
         width: Math.max(280, el.clientWidth || 600),
         height: 220,
         legend: { show: true },
-        scales: { x: { time: true } },
+        // Counts and durations start at 0: an axis from the smallest value exaggerates.
+        scales: { x: { time: true }, y: { range: function (u, min, max) { return [0, max > 0 ? max * 1.1 : 1]; } } },
         axes: [{ stroke: "#545b66" }, { stroke: "#545b66" }],
         series: [
           {},

@@ -50,26 +50,46 @@ def needed_points(period: int) -> int:
     return (SEASONS_TO_FIT + SEASONS_TO_BACKTEST) * period
 
 
-def design(t: Series, period: int) -> Series:
-    """Rows [1, t, indicator of positions 1..period-1] (position 0 is the baseline)."""
+def design(t: Series, period: int, t0: float = 0.0) -> Series:
+    """Rows [1, t - t0, indicator of positions 1..period-1] (position 0 is the baseline;
+    t0 centres time so the normal equations stay well conditioned)."""
     positions = np.mod(t, period).astype(int)
     seasonal = (positions[:, None] == np.arange(1, period)[None, :]).astype(np.float64)
-    return np.column_stack([np.ones_like(t), t, seasonal])
+    return np.column_stack([np.ones_like(t), t - t0, seasonal])
+
+
+def normal_equations(t: Series, v: Series, period: int, t0: float) -> tuple[Series, Series]:
+    """X'X and X'y of `design`, from per-position sums: O(points), where forming X and
+    multiplying it out costs O(points * period^2) (a year of hours: 25 fits of 8760 x 25
+    each in the backtest)."""
+    positions = np.mod(t, period).astype(int)
+    tc = t - t0
+    counts = np.bincount(positions, minlength=period).astype(np.float64)
+    t_sums = np.bincount(positions, weights=tc, minlength=period)
+    v_sums = np.bincount(positions, weights=v, minlength=period)
+    xtx = np.zeros((period + 1, period + 1))
+    xtx[0, 0], xtx[0, 1], xtx[1, 1] = len(v), tc.sum(), (tc**2).sum()
+    xtx[0, 2:], xtx[1, 2:] = counts[1:], t_sums[1:]
+    xtx[2:, 2:] = np.diag(counts[1:])
+    xtx = np.triu(xtx) + np.triu(xtx, 1).T
+    xty = np.concatenate([[v.sum(), (tc * v).sum()], v_sums[1:]])
+    return xtx, xty
 
 
 @dataclass(frozen=True)
 class Fit:
-    beta: Series
+    beta: Series  # intercept (at t0), slope, effects of positions 1..period-1
     unscaled_cov: Series  # (X'X)^-1, a pseudo-inverse when a position had no points
     sigma: float  # residual standard deviation
     n: int
     period: int
+    t0: float
 
     def mean(self, t: Series) -> Series:
-        return np.asarray(design(t, self.period) @ self.beta, dtype=np.float64)
+        return np.asarray(design(t, self.period, self.t0) @ self.beta, dtype=np.float64)
 
     def half_width(self, t: Series, z: float = Z_95) -> Series:
-        x = design(t, self.period)
+        x = design(t, self.period, self.t0)
         leverage = np.einsum("ij,jk,ik->i", x, self.unscaled_cov, x)
         return np.asarray(z * self.sigma * np.sqrt(1 + leverage), dtype=np.float64)
 
@@ -82,12 +102,16 @@ def fit(y: Series, period: int) -> Fit:
     n = len(v)
     if n < fit_points(period):
         raise ValueError(f"{n} points, {fit_points(period)} needed to fit")
-    x = design(t, period)
-    beta, _, rank, _ = np.linalg.lstsq(x, v, rcond=None)
-    errors = v - x @ beta
-    dof = max(1, n - int(rank))
+    t0 = float(t.mean())
+    xtx, xty = normal_equations(t, v, period, t0)
+    # A pseudo-inverse: a position without any point has no effect to estimate (0).
+    cov = np.linalg.pinv(xtx)
+    beta = cov @ xty
+    effects = np.concatenate([[0.0], beta[2:]])
+    errors = v - (beta[0] + beta[1] * (t - t0) + effects[np.mod(t, period).astype(int)])
+    dof = max(1, n - int(np.linalg.matrix_rank(xtx)))
     sigma = math.sqrt(float((errors**2).sum()) / dof)
-    return Fit(beta, np.linalg.pinv(x.T @ x), sigma, n, period)
+    return Fit(beta, cov, sigma, n, period, t0)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,16 @@ import numpy as np
 import pytest
 
 from agency.trends.backtest import backtest
-from agency.trends.forecast import Forecast, NotEnough, fit, forecast, needed_points, one_step
+from agency.trends.forecast import (
+    Forecast,
+    NotEnough,
+    design,
+    fit,
+    forecast,
+    needed_points,
+    normal_equations,
+    one_step,
+)
 
 WEEK = np.array([5.0, 8.0, 9.0, 9.0, 8.0, 2.0, 1.0])
 
@@ -102,3 +111,18 @@ def test_the_method_one_step_ahead_is_the_fit_on_the_prefix() -> None:
 def test_a_fit_needs_two_seasons() -> None:
     with pytest.raises(ValueError, match="13 points, 14 needed"):
         fit(weekly(13), 7)
+
+
+def test_the_normal_equations_from_sums_are_those_of_the_design_matrix() -> None:
+    rng = np.random.default_rng(5)
+    t = np.sort(rng.choice(np.arange(60, dtype=np.float64), 40, replace=False))
+    v = rng.normal(10, 3, 40)
+    xtx, xty = normal_equations(t, v, 7, float(t.mean()))
+    x = design(t, 7, float(t.mean()))
+    np.testing.assert_allclose(xtx, x.T @ x, atol=1e-9)
+    np.testing.assert_allclose(xty, x.T @ v, atol=1e-9)
+    # And the fit is ordinary least squares on that matrix.
+    y = np.full(60, np.nan)
+    y[t.astype(int)] = v
+    expected, *_ = np.linalg.lstsq(x, v, rcond=None)
+    np.testing.assert_allclose(fit(y, 7).beta, expected, atol=1e-9)

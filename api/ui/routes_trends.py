@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from starlette.responses import Response
 
 from agency.db.types import utcnow
@@ -16,7 +16,7 @@ from agency.trends.report import DEFAULT_DAYS, MAX_DAYS, TrendReport, build_tren
 from agency.trends.series import SERIES, BucketName
 from api.query_models import query_model
 from api.ui.deps import UserDep
-from api.ui.render import UiRoute, page
+from api.ui.render import UiRoute, page_off_loop
 
 router = APIRouter(prefix="/ui", include_in_schema=False, route_class=UiRoute)
 
@@ -29,9 +29,20 @@ TITLES = {
 }
 
 
+# Hourly tables of a year would make a page of 9 MB: the page stops at a month of hours
+# (the API answers up to MAX_DAYS of them).
+MAX_HOURLY_DAYS = 31
+
+
 class TrendsPageQuery(BaseModel):
     bucket: BucketName = "day"
     days: int = Field(default=DEFAULT_DAYS, ge=1, le=MAX_DAYS)
+
+    @model_validator(mode="after")
+    def _hours_bounded(self) -> TrendsPageQuery:
+        if self.bucket == "hour" and self.days > MAX_HOURLY_DAYS:
+            raise ValueError(f"hourly buckets: at most {MAX_HOURLY_DAYS} days on this page")
+        return self
 
 
 def chart_data(report: TrendReport) -> dict[str, Any]:
@@ -70,7 +81,8 @@ async def trends_page(
                     session, user.principal.tenant, series, query.bucket, query.days, now
                 )
             )
-    return page(
+    # Rendered off the event loop: a month of hourly tables takes a moment.
+    return await page_off_loop(
         request,
         "trends.html",
         user,

@@ -250,6 +250,9 @@ async def test_the_dashboard_page_shows_charts_forecasts_and_tables(
         bad = await browser.get("/ui/trends", params={"bucket": "week", "days": "0"})
         assert bad.status_code == 422
         assert "bucket" in bad.text and "days" in bad.text
+        year_of_hours = await browser.get("/ui/trends", params={"bucket": "hour", "days": 32})
+        assert year_of_hours.status_code == 422
+        assert "at most 31 days on this page" in year_of_hours.text
 
 
 async def test_the_dashboard_page_needs_a_session(served: Served) -> None:

@@ -14,8 +14,10 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
+from typer.testing import CliRunner
 
 from agency.asgi_thread import free_port, serve_app
+from agency.cli.main import app as cli
 from agency.db import apply_record
 from agency.db.engine import make_engine, session_maker
 from agency.db.migrate import upgrade_database
@@ -260,3 +262,25 @@ async def test_the_dashboard_page_needs_a_session(served: Served) -> None:
         response = await anonymous.get("/ui/trends")
     assert response.status_code in (302, 303, 307)
     assert "/ui/sign-in" in response.headers["location"]
+
+
+async def test_the_cli_prints_the_series_and_the_forecast_or_why_not(
+    served: Served, session: AsyncSession
+) -> None:
+    for day in range(1, 29):
+        await add_task(session, tenant="acme", created_at=days_ago(day))
+    key = await make_key(served.database_url, "cli", "viewer", "acme")
+    env = {"AGENCY_API_URL": served.url, "AGENCY_API_KEY": key}
+    shown = CliRunner().invoke(cli, ["trends", "--days", "28"], env=env)
+    assert shown.exit_code == 0, shown.output
+    assert "tasks per day" in shown.output and "(so far)" in shown.output
+    assert "Forecast: linear trend" in shown.output and "MAE" in shown.output
+    short = CliRunner().invoke(cli, ["trends", "--series", "durations", "--days", "5"], env=env)
+    assert short.exit_code == 0, short.output
+    assert "No forecast: not enough data (0 points, 21 needed" in short.output
+    as_json = CliRunner().invoke(
+        cli, ["trends", "--json", "--bucket", "hour", "--days", "1"], env=env
+    )
+    assert as_json.exit_code == 0 and len(json.loads(as_json.stdout)["buckets"]) == 24
+    bad = CliRunner().invoke(cli, ["trends", "--series", "bogus"], env=env)
+    assert bad.exit_code != 0 and "series" in bad.output

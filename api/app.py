@@ -33,6 +33,7 @@ from api.routes import codec_login, health, interventions, keys, metrics, stream
 from api.routes import models as model_routes
 from api.routes import provenance as provenance_routes
 from api.routes import slos as slo_routes
+from api.routes import trends as trend_routes
 from api.routes import waivers as waiver_routes
 from api.temporal_gateway import TemporalGateway
 from api.ui import install_ui
@@ -109,6 +110,7 @@ def create_app(
     app.include_router(metrics.router)
     app.include_router(slo_routes.router)
     app.include_router(alert_routes.router)
+    app.include_router(trend_routes.router)
     app.include_router(health.router)
     app.include_router(codec_routes.router)
     app.include_router(codec_login.router)

@@ -11,6 +11,7 @@ from agency.cli.keys import keys_app
 from agency.cli.models import models_app
 from agency.cli.slo import slo_app
 from agency.cli.temporal import temporal_app
+from agency.cli.trends import trends
 from agency.cli.ui import ui as ui_command
 from agency.cli.waivers import waiver_app
 
@@ -54,3 +55,4 @@ app.add_typer(gate_app, name="gate")
 app.add_typer(temporal_app, name="temporal")
 app.add_typer(slo_app, name="slo")
 app.add_typer(alerts_app, name="alerts")
+app.command("trends")(trends)

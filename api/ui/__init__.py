@@ -31,6 +31,7 @@ def install_ui(app: FastAPI) -> None:
         routes_pages,
         routes_task,
         routes_tasks,
+        routes_trends,
     )
 
     app.include_router(routes_auth.router)
@@ -42,6 +43,7 @@ def install_ui(app: FastAPI) -> None:
     app.include_router(routes_chat.router)
     app.include_router(routes_alerts.router)
     app.include_router(routes_chat.socket_router)
+    app.include_router(routes_trends.router)
     app.mount(f"{COOKIE_PATH}/static", StaticFiles(directory=STATIC), name="ui-static")
 
     @app.get(COOKIE_PATH, include_in_schema=False)

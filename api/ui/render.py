@@ -75,6 +75,7 @@ HTMX_CONFIG = json.dumps(
 NAV = (
     ("overview", "Overview", "/ui/", "viewer"),
     ("tasks", "Tasks", "/ui/tasks", "viewer"),
+    ("trends", "Trends", "/ui/trends", "viewer"),
     ("chat", "Chat", "/ui/chat", "viewer"),
     ("models", "Models", "/ui/models", "viewer"),
     ("waivers", "Waivers", "/ui/waivers", "viewer"),

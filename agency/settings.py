@@ -108,6 +108,10 @@ class Settings(BaseSettings):
     approval_timeout_s: int = Field(default=24 * 3600, ge=1)
     # Service level objectives (docs/slo.md): unset, agency/slo/default-slo.yaml.
     slo_file: Path | None = None
+    # The database explorer (docs/explorer.md): a query's deadline, rows and result size.
+    explorer_deadline_s: float = Field(default=5.0, gt=0, le=300)
+    explorer_max_rows: int = Field(default=1000, ge=1, le=100_000)
+    explorer_max_bytes: int = Field(default=8_000_000, ge=1024, le=256_000_000)
 
     # Provenance. Signing keys live behind a keystore ("file": a 0700 directory under the
     # data dir); records are committed to a git repository (default under the data dir).

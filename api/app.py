@@ -28,7 +28,7 @@ from api.prometheus import install_metrics
 from api.ratelimit import RateLimiter, RateLimitHeaders
 from api.routes import chat as chat_routes
 from api.routes import codec as codec_routes
-from api.routes import codec_login, health, interventions, keys, metrics, streams, tasks
+from api.routes import codec_login, explorer, health, interventions, keys, metrics, streams, tasks
 from api.routes import models as model_routes
 from api.routes import provenance as provenance_routes
 from api.routes import slos as slo_routes
@@ -104,6 +104,7 @@ def create_app(
     app.include_router(chat_routes.router)
     app.include_router(metrics.router)
     app.include_router(slo_routes.router)
+    app.include_router(explorer.router)
     app.include_router(health.router)
     app.include_router(codec_routes.router)
     app.include_router(codec_login.router)

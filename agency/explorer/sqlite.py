@@ -154,6 +154,8 @@ def run_sqlite(
                     break
         except sqlite3.Error as exc:
             raise _refusal(exc, guard, limits) from None
+        except OverflowError as exc:  # an integer parameter past 64 bits
+            raise ExplorerRefused("failed", [f"a parameter does not fit: {exc}"]) from None
     finally:
         connection.close()
     elapsed = (time.monotonic() - started) * 1000

@@ -7,7 +7,6 @@ every reason the API gave.
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Annotated, Any, Literal
 
@@ -18,20 +17,15 @@ from rich.table import Table
 from agency.cli.client import API, default_client
 from agency.cli.errors import EXIT_BAD_INPUT, CliError, handles_errors
 from agency.cli.output import note, out, print_json
+from agency.explorer.params import BadParam, parse_param
 from agency.explorer.result import QueryResult, to_csv
 
 
-def parse_param(text: str) -> tuple[str, Any]:
-    """`k=v`; v read as JSON when it is a number, true/false/null or a quoted string, else
-    as plain text (so `--param phase=failed` needs no quotes)."""
-    name, sep, raw = text.partition("=")
-    if not sep or not name:
-        raise CliError(f"--param {text!r}: expected NAME=VALUE", EXIT_BAD_INPUT)
+def _params(texts: list[str]) -> dict[str, Any]:
     try:
-        value = json.loads(raw)
-    except ValueError:
-        return name, raw
-    return name, value if isinstance(value, str | int | float | bool) or value is None else raw
+        return dict(parse_param(t) for t in texts)
+    except BadParam as err:
+        raise CliError(f"--param {err}", EXIT_BAD_INPUT) from None
 
 
 @handles_errors
@@ -45,7 +39,7 @@ def query(
     ] = "table",
 ) -> None:
     """Run read-only SQL over your tenant's records (admin; docs/explorer.md)."""
-    params = dict(parse_param(p) for p in param or [])
+    params = _params(param or [])
     with default_client() as client:
         body = client.request("POST", f"{API}/explorer/query", json={"sql": sql, "params": params})
     result = QueryResult(body["columns"], body["rows"], body["truncated"], body["elapsed_ms"])

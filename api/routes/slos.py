@@ -28,9 +28,7 @@ def slo_file_of(request: Request) -> SloFile:
     "",
     response_model=SloReport,
 )
-async def list_slos(
-    request: Request, session: SessionDep, principal: ViewerDep
-) -> SloReport:
+async def list_slos(request: Request, session: SessionDep, principal: ViewerDep) -> SloReport:
     """Each SLO with its error budget left, burn rates and firing alerts, from the
     records; SLOs only the metrics count are listed as unjudged."""
     return await build_report(session, slo_file_of(request), utcnow())

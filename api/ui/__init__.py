@@ -24,7 +24,7 @@ __all__ = ["install_ui"]
 
 
 def install_ui(app: FastAPI) -> None:
-    from api.ui import routes_auth, routes_chat, routes_pages, routes_tasks
+    from api.ui import routes_auth, routes_chat, routes_explorer, routes_pages, routes_tasks
 
     app.include_router(routes_auth.router)
     app.include_router(routes_auth.links_router)
@@ -32,6 +32,7 @@ def install_ui(app: FastAPI) -> None:
     app.include_router(routes_tasks.router)
     app.include_router(routes_chat.router)
     app.include_router(routes_chat.socket_router)
+    app.include_router(routes_explorer.router)
     app.mount(f"{COOKIE_PATH}/static", StaticFiles(directory=STATIC), name="ui-static")
 
     @app.get(COOKIE_PATH, include_in_schema=False)

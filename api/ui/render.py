@@ -79,6 +79,7 @@ NAV = (
     ("models", "Models", "/ui/models", "viewer"),
     ("waivers", "Waivers", "/ui/waivers", "viewer"),
     ("keys", "Keys", "/ui/keys", "admin"),
+    ("explorer", "Explorer", "/ui/explorer", "admin"),
 )
 
 

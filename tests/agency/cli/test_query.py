@@ -15,9 +15,9 @@ from typer.testing import CliRunner
 from agency.admin_key import ensure_admin_key
 from agency.asgi_thread import free_port, serve_app
 from agency.cli.main import app
-from agency.cli.query import parse_param
 from agency.db.engine import make_engine, session_maker
 from agency.db.migrate import upgrade_database
+from agency.explorer.params import parse_param
 from agency.settings import Settings
 from api.app import create_app
 from tests.agency.db.factories import add_task

@@ -11,10 +11,11 @@ explorer cannot run on this database at all.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from agency.db import saved_queries as store
 from agency.db.keys import Role
@@ -27,9 +28,27 @@ router = APIRouter(prefix="/api/v1/explorer", tags=["explorer"])
 
 MAX_SQL = 20_000
 PARAM_NAME = r"^[A-Za-z_][A-Za-z0-9_]{0,62}$"
+MAX_PARAMS = 50
+
+
+def _param_names(value: dict[str, ParamValue]) -> dict[str, ParamValue]:
+    if len(value) > MAX_PARAMS:
+        raise ValueError(f"at most {MAX_PARAMS} parameters")
+    bad = [name for name in value if not re.fullmatch(PARAM_NAME, name)]
+    if bad:
+        raise ValueError(f"parameter names are identifiers ({PARAM_NAME}): {bad[:5]}")
+    return value
+
+
+# Names checked by a validator, and said in the schema as propertyNames (a key pattern in
+# the type would come out as patternProperties, leaving other names open).
 Params = Annotated[
-    dict[Annotated[str, Field(pattern=PARAM_NAME)], ParamValue],
-    Field(max_length=50, description="Values of the query's `:name` parameters"),
+    dict[str, ParamValue],
+    AfterValidator(_param_names),
+    Field(
+        description="Values of the query's `:name` parameters",
+        json_schema_extra={"propertyNames": {"pattern": PARAM_NAME}, "maxProperties": MAX_PARAMS},
+    ),
 ]
 SavedId = Annotated[str, Path(pattern=r"^[0-9a-f]{12}$", description="a saved query's id")]
 CSV = "text/csv"

@@ -25,14 +25,48 @@ from agency.explorer.result import ExplorerRefused, Limits, QueryResult, RowColl
 
 # How many virtual machine steps between two looks at the clock.
 PROGRESS_STEPS = 1000
+# The authorizer's action codes by name (sqlite3's module also holds result codes, some
+# with the same numbers, so the names are listed rather than collected).
 _ACTIONS = {
-    value: name.removeprefix("SQLITE_")
-    for name, value in vars(sqlite3).items()
-    if name.startswith("SQLITE_")
-    and isinstance(value, int)
-    and name not in {"SQLITE_OK", "SQLITE_DENY", "SQLITE_IGNORE"}
-    and not name.startswith("SQLITE_LIMIT")
+    getattr(sqlite3, f"SQLITE_{name}"): name
+    for name in [
+        "CREATE_INDEX",
+        "CREATE_TABLE",
+        "CREATE_TEMP_INDEX",
+        "CREATE_TEMP_TABLE",
+        "CREATE_TEMP_TRIGGER",
+        "CREATE_TEMP_VIEW",
+        "CREATE_TRIGGER",
+        "CREATE_VIEW",
+        "DELETE",
+        "DROP_INDEX",
+        "DROP_TABLE",
+        "DROP_TEMP_INDEX",
+        "DROP_TEMP_TABLE",
+        "DROP_TEMP_TRIGGER",
+        "DROP_TEMP_VIEW",
+        "DROP_TRIGGER",
+        "DROP_VIEW",
+        "INSERT",
+        "PRAGMA",
+        "READ",
+        "SELECT",
+        "TRANSACTION",
+        "UPDATE",
+        "ATTACH",
+        "DETACH",
+        "ALTER_TABLE",
+        "REINDEX",
+        "ANALYZE",
+        "CREATE_VTABLE",
+        "DROP_VTABLE",
+        "FUNCTION",
+        "SAVEPOINT",
+        "RECURSIVE",
+    ]
 }
+# A refusal names this many reasons at most (REINDEX would list every index).
+MAX_REASONS = 5
 _NO_SUCH_COLUMN = re.compile(r"no such column: (?:\w+\.)?(\w+)")
 
 
@@ -65,7 +99,7 @@ class _Guard:
         self.timed_out = False
 
     def _deny(self, reason: str) -> int:
-        if reason not in self.denied:
+        if reason not in self.denied and len(self.denied) < MAX_REASONS:
             self.denied.append(reason)
         return sqlite3.SQLITE_DENY
 
@@ -89,6 +123,14 @@ class _Guard:
             if (arg2 or "").lower() in SQLITE_FUNCTIONS:
                 return sqlite3.SQLITE_OK
             return self._deny(f"function {arg2}() is not allowed")
+        writes = (sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE, sqlite3.SQLITE_DELETE)
+        if action in writes and (arg1 or "").startswith("sqlite_"):
+            # SQLite's own schema table: DROP, CREATE, and the first use of a table-valued
+            # function (pragma_table_info, json_each), which registers it there.
+            return self._deny(
+                "changing the schema is not allowed (nor table-valued functions such as "
+                "pragma_table_info or json_each): the explorer only reads"
+            )
         what = _ACTIONS.get(action, str(action)).lower().replace("_", " ")
         # SQLite's own bookkeeping tables (sqlite_temp_master) would only confuse.
         detail = " ".join(a for a in (arg1, arg2) if a and not a.startswith("sqlite_"))

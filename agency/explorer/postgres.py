@@ -11,6 +11,7 @@ back), fetched through a cursor up to the row cap. The transaction is always rol
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -39,10 +40,14 @@ def positional(sql: str, params: dict[str, Any]) -> tuple[str, list[Any]]:
     return compiled.string, [params[n] for n in names]
 
 
-async def _connect(url: str) -> asyncpg.Connection:
+async def _connect(url: str, limits: Limits) -> asyncpg.Connection:
     dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
     try:
-        return await asyncpg.connect(dsn, timeout=CONNECT_TIMEOUT_S)
+        # command_timeout: a bound on the client's wait too, should the server stop
+        # answering (statement_timeout is the server's own bound).
+        return await asyncpg.connect(
+            dsn, timeout=CONNECT_TIMEOUT_S, command_timeout=limits.deadline_s + CONNECT_TIMEOUT_S
+        )
     except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
         raise ExplorerRefused("unavailable", [f"the database is unavailable: {exc}"]) from None
 
@@ -64,6 +69,16 @@ async def _enter(connection: asyncpg.Connection, tenant: str, limits: Limits) ->
         tenant,
         timeout_ms,
     )
+
+
+async def _end(connection: asyncpg.Connection, transaction: Any) -> None:
+    """Roll back (nothing was written, but say so) and close; a connection that does not
+    answer is dropped: the server then aborts the transaction by itself."""
+    try:
+        await transaction.rollback()
+        await asyncio.wait_for(connection.close(), CONNECT_TIMEOUT_S)
+    except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        connection.terminate()
 
 
 def _refusal(exc: asyncpg.PostgresError, limits: Limits) -> ExplorerRefused:
@@ -89,7 +104,7 @@ async def run_postgres(
     started = time.monotonic()
     statement, args = positional(sql, params)
     check_postgres(statement)
-    connection = await _connect(url)
+    connection = await _connect(url, limits)
     collector = RowCollector(limits)
     try:
         transaction = connection.transaction(readonly=True)
@@ -106,12 +121,17 @@ async def run_postgres(
                     break
         except asyncpg.PostgresError as exc:
             raise _refusal(exc, limits) from None
+        except TimeoutError:
+            raise ExplorerRefused(
+                "deadline", [f"the database did not answer within {limits.deadline_s:g} s"]
+            ) from None
         except (asyncpg.DataError, ValueError, TypeError) as exc:
             # asyncpg refuses a parameter that does not fit its column's type.
             raise ExplorerRefused("failed", [f"a parameter does not fit: {exc}"]) from None
         finally:
-            await transaction.rollback()
+            await _end(connection, transaction)
     finally:
-        await connection.close()
+        if not connection.is_closed():
+            connection.terminate()
     elapsed = (time.monotonic() - started) * 1000
     return QueryResult(columns, collector.rows, collector.truncated, round(elapsed, 1))

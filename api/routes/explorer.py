@@ -11,6 +11,7 @@ explorer cannot run on this database at all.
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Annotated, Any, Literal
 
@@ -24,6 +25,7 @@ from agency.explorer.run import ParamValue, run_query
 from api.deps import AdminDep, SessionDep, StateDep
 from api.problems import FieldProblem, Problem, ProblemError, forbidden, not_found
 
+log = logging.getLogger("agency.api.explorer")
 router = APIRouter(prefix="/api/v1/explorer", tags=["explorer"])
 
 MAX_SQL = 20_000
@@ -134,6 +136,10 @@ async def query(
     format: Annotated[Literal["json", "csv"] | None, Query(description="json or csv")] = None,
 ) -> Any:
     """Run one SELECT over the records of the caller's tenant, read-only and bounded."""
+    # Who read what: the audit log is per task, so the explorer's reads go to the log.
+    log.info(
+        "explorer query by %s (tenant %s): %.500s", principal.actor, principal.tenant, body.sql
+    )
     try:
         result = await run_query(state.settings, body.sql, body.params, principal.tenant)
     except ExplorerRefused as err:

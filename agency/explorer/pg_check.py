@@ -66,6 +66,8 @@ def check_postgres(sql: str) -> None:
         statements = parse_sql(sql)
     except ParseError as exc:
         raise ExplorerRefused("failed", [f"syntax error: {exc}"]) from None
+    if not statements:
+        raise ExplorerRefused("refused", ["no statement"])
     if len(statements) != 1:
         raise ExplorerRefused("refused", ["one statement at a time"])
     walk = _Walk()

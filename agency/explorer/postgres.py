@@ -125,6 +125,9 @@ async def run_postgres(
             raise ExplorerRefused(
                 "deadline", [f"the database did not answer within {limits.deadline_s:g} s"]
             ) from None
+        except asyncpg.InterfaceError as exc:
+            # `$1` written by hand, say: parameters are `:name`.
+            raise ExplorerRefused("failed", [f"{exc} (parameters are written :name)"]) from None
         except (asyncpg.DataError, ValueError, TypeError) as exc:
             # asyncpg refuses a parameter that does not fit its column's type.
             raise ExplorerRefused("failed", [f"a parameter does not fit: {exc}"]) from None

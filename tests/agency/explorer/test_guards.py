@@ -120,6 +120,13 @@ def test_postgres_statements_refused_before_they_run(sql: str, says: str) -> Non
     assert says in " ".join(caught.value.reasons)
 
 
+def test_no_statement_is_refused() -> None:
+    for sql in ("", "-- nothing", ";"):
+        with pytest.raises(ExplorerRefused) as caught:
+            check_postgres(sql)
+        assert caught.value.reasons == ["no statement"]
+
+
 def test_postgres_statements_allowed() -> None:
     check_postgres(
         "WITH recent AS (SELECT id, phase, created_at FROM tasks WHERE created_at > $1) "

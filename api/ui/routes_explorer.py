@@ -21,7 +21,7 @@ from agency.explorer.run import run_query
 from api.problems import FieldProblem, Problem, forbidden, invalid, not_found
 from api.routes.explorer import MAX_SQL, answer, refusal_problem
 from api.state import AppState
-from api.ui.deps import FormDep, UserDep
+from api.ui.deps import Form, FormDep, UserDep
 from api.ui.render import UiRoute, page
 from api.ui.session import UiUser
 
@@ -111,7 +111,7 @@ async def explorer_run(request: Request, user: UserDep, form: FormDep) -> Respon
         problem = invalid(problems).problem
         return await _page(request, user, sql=sql, params=params_text, problem=problem, status=422)
     if action == "save":
-        return await _save(request, user, form.get("name"), sql, params, form.get("shared_with"))
+        return await _save(request, user, form, sql, params)
     try:
         result = await run_query(_state(request).settings, sql, params, user.principal.tenant)
     except ExplorerRefused as err:
@@ -132,12 +132,14 @@ def _download(content: str, media_type: str, filename: str) -> Response:
 
 
 async def _save(
-    request: Request, user: UiUser, name: str, sql: str, params: dict[str, Any], shared: str
+    request: Request, user: UiUser, form: Form, sql: str, params: dict[str, Any]
 ) -> Response:
-    name = name.strip()[:200]
+    name, shared = form.get("name").strip()[:200], form.get("shared_with")
     if not name:
         problem = invalid([FieldProblem(path="name", message="a name to save it under")]).problem
-        return await _page(request, user, sql=sql, problem=problem, status=422)
+        return await _page(
+            request, user, sql=sql, params=form.get("params"), problem=problem, status=422
+        )
     async with _state(request).sessions() as session:
         await store.save_query(
             session,

@@ -90,6 +90,8 @@ async def test_run_download_save_delete(admin: httpx.AsyncClient) -> None:
     param = {**form, "sql": "SELECT :n AS n", "params": "n=41", "action": "run"}
     assert ">41<" in (await admin.post("/ui/explorer", data=param)).text
 
+    unnamed = await admin.post("/ui/explorer", data={**form, "action": "save", "name": " "})
+    assert unnamed.status_code == 422 and "a name to save it under" in unnamed.text
     saved = await admin.post(
         "/ui/explorer", data={**form, "action": "save", "name": "titles", "shared_with": "admin"}
     )

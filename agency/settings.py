@@ -116,6 +116,10 @@ class Settings(BaseSettings):
     alert_repeat_interval_s: float = Field(default=4 * 3600.0, ge=60.0, le=7 * 86_400.0)
     alert_webhooks: list[str] = Field(default_factory=list)
     alert_webhook_secret: SecretStr | None = None
+    # The database explorer (docs/explorer.md): a query's deadline, rows and result size.
+    explorer_deadline_s: float = Field(default=5.0, gt=0, le=300)
+    explorer_max_rows: int = Field(default=1000, ge=1, le=100_000)
+    explorer_max_bytes: int = Field(default=8_000_000, ge=1024, le=256_000_000)
 
     # Provenance. Signing keys live behind a keystore ("file": a 0700 directory under the
     # data dir); records are committed to a git repository (default under the data dir).

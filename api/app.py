@@ -29,7 +29,7 @@ from api.ratelimit import RateLimiter, RateLimitHeaders
 from api.routes import alerts as alert_routes
 from api.routes import chat as chat_routes
 from api.routes import codec as codec_routes
-from api.routes import codec_login, health, interventions, keys, metrics, streams, tasks
+from api.routes import codec_login, explorer, health, interventions, keys, metrics, streams, tasks
 from api.routes import models as model_routes
 from api.routes import provenance as provenance_routes
 from api.routes import slos as slo_routes
@@ -111,6 +111,7 @@ def create_app(
     app.include_router(slo_routes.router)
     app.include_router(alert_routes.router)
     app.include_router(trend_routes.router)
+    app.include_router(explorer.router)
     app.include_router(health.router)
     app.include_router(codec_routes.router)
     app.include_router(codec_login.router)

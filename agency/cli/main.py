@@ -9,6 +9,7 @@ from agency.cli.alerts import alerts_app
 from agency.cli.gate import gate_app
 from agency.cli.keys import keys_app
 from agency.cli.models import models_app
+from agency.cli.query import query as query_command
 from agency.cli.slo import slo_app
 from agency.cli.temporal import temporal_app
 from agency.cli.trends import trends
@@ -51,6 +52,7 @@ app.add_typer(caws.caws_app, name="caws")
 app.add_typer(models_app, name="models")
 app.command("chat")(chat.chat)
 app.command("ui")(ui_command)
+app.command("query")(query_command)
 app.add_typer(gate_app, name="gate")
 app.add_typer(temporal_app, name="temporal")
 app.add_typer(slo_app, name="slo")

@@ -136,4 +136,11 @@ class VerdictRecord(SQLModel, table=True):
 
 # Tables that live in their own modules register on the same metadata (migrations check).
 import agency.db.keys  # noqa: E402, F401
-from agency.db import alerts, artifacts, chat, provenance, waivers  # noqa: E402, F401
+from agency.db import (  # noqa: E402, F401
+    alerts,
+    artifacts,
+    chat,
+    provenance,
+    saved_queries,
+    waivers,
+)

@@ -28,6 +28,7 @@ def install_ui(app: FastAPI) -> None:
         routes_alerts,
         routes_auth,
         routes_chat,
+        routes_explorer,
         routes_pages,
         routes_task,
         routes_tasks,
@@ -44,6 +45,7 @@ def install_ui(app: FastAPI) -> None:
     app.include_router(routes_alerts.router)
     app.include_router(routes_chat.socket_router)
     app.include_router(routes_trends.router)
+    app.include_router(routes_explorer.router)
     app.mount(f"{COOKIE_PATH}/static", StaticFiles(directory=STATIC), name="ui-static")
 
     @app.get(COOKIE_PATH, include_in_schema=False)

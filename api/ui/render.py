@@ -81,6 +81,7 @@ NAV = (
     ("waivers", "Waivers", "/ui/waivers", "viewer"),
     ("alerts", "Alerts", "/ui/alerts", "viewer"),
     ("keys", "Keys", "/ui/keys", "admin"),
+    ("explorer", "Explorer", "/ui/explorer", "admin"),
 )
 
 

@@ -6,7 +6,8 @@ loopback) and one Chromium (Debian's, driven by Playwright; `make test` installs
 run as root; never `playwright install`). Each test gets a fresh browser context
 (no cookies), records every request its pages make, and writes a screenshot of each
 page it checks under its tmp path. `AGENCY_UI_README_IMAGES=docs/images` also copies the
-task list and task detail screenshots there (how the README's pictures are made).
+task list and task detail screenshots there, and those of the alerts and trends pages
+(test_observability.py): how the README's pictures are made.
 """
 
 from __future__ import annotations
@@ -153,8 +154,11 @@ class Browsing:
     async def goto(self, path: str) -> Any:
         return await self.page.goto(self.stack.url + path)
 
-    async def check_page(self, name: str, *, readme: bool = False, page: Any = None) -> None:
-        """A screenshot, axe-core's verdict and the page's requests, for the page shown."""
+    async def check_page(
+        self, name: str, *, readme: bool = False, readme_height: int = 1500, page: Any = None
+    ) -> None:
+        """A screenshot, axe-core's verdict and the page's requests, for the page shown.
+        With `readme`, the top `readme_height` pixels are the README's picture."""
         page = page or self.page
         await page.wait_for_load_state("networkidle")
         shot = self.stack.artifacts / f"{name}.png"
@@ -163,7 +167,7 @@ class Browsing:
         if readme and target:
             # The README's picture: the top of the page, readable at the README's width.
             picture = self.stack.artifacts / f"readme-{name}.png"
-            top = {"x": 0, "y": 0, "width": 1280, "height": 1500}
+            top = {"x": 0, "y": 0, "width": 1280, "height": readme_height}
             await page.screenshot(path=str(picture), full_page=True, clip=top)
             copy_to_readme(picture, Path(target) / f"dashboard-{README_NAMES.get(name, name)}.png")
         violations = await axe(page)

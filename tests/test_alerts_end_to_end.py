@@ -1,6 +1,7 @@
 """The alerts' acceptance test, on the whole stack as processes: failing tasks make the
-task_success SLO burn, its page fires, a person acknowledges it, a webhook is told once,
-and the alert resolves by itself when the failures stop.
+task_success SLO burn (quiet below min_events of them), its page fires, a person
+acknowledges it, a webhook is told once, and the alert resolves by itself when the
+failures stop.
 
 Every part is real and its own process (tests/faults/deployment.py): a Temporal dev
 server, the workflow worker (which ensures the `agency-alerts` schedule when it starts),
@@ -29,7 +30,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +38,10 @@ import httpx
 import pytest
 import yaml
 from fastapi import FastAPI, Request, Response
+from temporalio.client import Client
 
 from agency.asgi_thread import serve_app
+from domain.alerts import ALERTS_WORKFLOW
 from tests.faults.deployment import Deployment
 from tests.faults.tasks import Tasks
 from tests.support.keys import bearer, make_key
@@ -193,6 +196,22 @@ def failing_task(repo: Path) -> dict[str, Any]:
     }
 
 
+def evaluations_started_after(deployment: Deployment, after: datetime) -> int:
+    """How many runs of the alerts' evaluator started after `after` have completed: such
+    a run judged records written before `after` (its `now` is its start or later)."""
+    since = after.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    query = (
+        f"WorkflowType='{ALERTS_WORKFLOW}' AND ExecutionStatus='Completed'"
+        f" AND StartTime > '{since}'"
+    )
+
+    async def count() -> int:
+        client = await Client.connect(f"127.0.0.1:{deployment.temporal_port}")
+        return (await client.count_workflows(query)).count
+
+    return asyncio.run(count())
+
+
 def at(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
@@ -215,15 +234,29 @@ def test_failures_fire_a_page_that_is_acknowledged_notified_once_and_resolves(
             found = [a for a in alerts() if a["fingerprint"] == "task_success:page"]
             return found[0] if found and found[0]["state"] == state else None
 
-        # --- failures: min_events of them, each task ending `failed`
-        failing = [
-            tasks.post(failing_task(make_repo(tmp_path / "repos" / f"failing-{i}")))
-            for i in range(MIN_EVENTS)
-        ]
-        for task_id in failing:
-            task = tasks.wait_terminal(task_id, within=TASK_WITHIN)
-            assert task["phase"] == "failed", task
-            assert "gate(s) failed: broken" in (task["error"] or ""), task
+        def fail(count: int, first: int) -> None:
+            """`count` tasks that end `failed`, run at once."""
+            failing = [
+                tasks.post(failing_task(make_repo(tmp_path / "repos" / f"failing-{i}")))
+                for i in range(first, first + count)
+            ]
+            for task_id in failing:
+                task = tasks.wait_terminal(task_id, within=TASK_WITHIN)
+                assert task["phase"] == "failed", task
+                assert "gate(s) failed: broken" in (task["error"] or ""), task
+
+        # --- one failure short of min_events: a 100 % error ratio, and still quiet
+        fail(MIN_EVENTS - 1, first=0)
+        judged_after = datetime.now(UTC)
+        poll(
+            lambda: evaluations_started_after(deployment, judged_after),
+            FIRE_WITHIN,
+            "an evaluation of the records that hold the failures",
+        )
+        assert alerts() == [], "fewer than min_events events must page nobody"
+
+        # --- the failure that makes min_events
+        fail(1, first=MIN_EVENTS - 1)
 
         # --- the page fires, and the webhook is told once
         fired = poll(lambda: page("firing"), FIRE_WITHIN, "a firing task_success page")

@@ -152,6 +152,9 @@ class Deployment:
     admin_key: str = ""
     # More environment for the executor, e.g. its secrets (AGENCY_SECRET_<NAME>).
     executor_env: dict[str, str] = field(default_factory=dict)
+    # More environment for every part, e.g. the SLO file and alert webhooks: settings the
+    # whole deployment shares, as an env file would give each service.
+    env: dict[str, str] = field(default_factory=dict)
 
     @property
     def data_dir(self) -> Path:
@@ -190,6 +193,7 @@ class Deployment:
                 "PYTHONPATH": str(PROJECT_ROOT),
             }
         )
+        env.update(self.env)
         env.update(extra)
         return env
 

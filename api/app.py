@@ -25,7 +25,7 @@ from api.methods import DeclaredMethods
 from api.openapi import install_openapi
 from api.problems import install_problem_handlers
 from api.prometheus import install_metrics
-from api.ratelimit import RateLimiter, RateLimitHeaders
+from api.ratelimit import RateLimitHeaders
 from api.routes import chat as chat_routes
 from api.routes import codec as codec_routes
 from api.routes import codec_login, health, interventions, keys, metrics, streams, tasks
@@ -33,6 +33,7 @@ from api.routes import models as model_routes
 from api.routes import provenance as provenance_routes
 from api.routes import slos as slo_routes
 from api.routes import waivers as waiver_routes
+from api.shared_ratelimit import make_limiter
 from api.temporal_gateway import TemporalGateway
 from api.ui import install_ui
 
@@ -71,7 +72,7 @@ def create_app(
             sessions=session_maker(engine),
             reader=reader,
             temporal=TemporalGateway(settings, temporal_client, converter),
-            limiter=RateLimiter.from_settings(settings),
+            limiter=make_limiter(settings),
             codec=codec if isinstance(codec, EncryptionCodec) else None,
             workflows=tuple(workflows),
         )
@@ -87,6 +88,7 @@ def create_app(
             yield
         finally:
             await app.state.chat.close()
+            await app.state.agency.limiter.close()
             await reader.close()
             await engine.dispose()
 

@@ -136,4 +136,4 @@ class VerdictRecord(SQLModel, table=True):
 
 # Tables that live in their own modules register on the same metadata (migrations check).
 import agency.db.keys  # noqa: E402, F401
-from agency.db import artifacts, chat, provenance, waivers  # noqa: E402, F401
+from agency.db import artifacts, chat, provenance, rate_limits, waivers  # noqa: E402, F401

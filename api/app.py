@@ -34,6 +34,7 @@ from api.routes import provenance as provenance_routes
 from api.routes import slos as slo_routes
 from api.routes import waivers as waiver_routes
 from api.shared_ratelimit import make_limiter
+from api.stream_wakeups import make_wakeups
 from api.temporal_gateway import TemporalGateway
 from api.ui import install_ui
 
@@ -73,6 +74,7 @@ def create_app(
             reader=reader,
             temporal=TemporalGateway(settings, temporal_client, converter),
             limiter=make_limiter(settings),
+            wakeups=make_wakeups(settings),
             codec=codec if isinstance(codec, EncryptionCodec) else None,
             workflows=tuple(workflows),
         )
@@ -89,6 +91,7 @@ def create_app(
         finally:
             await app.state.chat.close()
             await app.state.agency.limiter.close()
+            await app.state.agency.wakeups.close()
             await reader.close()
             await engine.dispose()
 

@@ -13,6 +13,7 @@ from agency.codec import EncryptionCodec
 from agency.db.reads import Reader
 from agency.settings import Settings
 from api.ratelimit import Limiter, RateLimiter
+from api.stream_wakeups import Polling, Wakeups
 from api.task_json import TaskJson
 from api.temporal_gateway import TemporalGateway
 
@@ -25,6 +26,8 @@ class AppState:
     reader: Reader
     temporal: TemporalGateway
     limiter: Limiter = field(default_factory=RateLimiter)
+    # What wakes live event streams (api.stream_wakeups): notices or polling.
+    wakeups: Wakeups = field(default_factory=Polling)
     # Serialized task answers, keyed by row content (api.task_json).
     task_json: TaskJson = field(default_factory=TaskJson)
     # key id -> monotonic time of the last `last_used_at` write (writes are throttled).

@@ -10,6 +10,7 @@ other; and tasks submitted to either complete with their change applied exactly 
 from __future__ import annotations
 
 import asyncio
+import statistics
 import time
 import uuid
 from collections.abc import Iterator
@@ -122,3 +123,42 @@ def test_tasks_submitted_to_both_apis_complete_once(
         # Each checked through the other API than the one it was submitted to.
         audit = tasks["ba"[i % 2]].check_outcome(one)
         assert len([e for e in audit if e["action"] == "applied"]) == 1
+
+
+def test_intervention_to_stream_latency(
+    cluster: Cluster, tasks: dict[str, Tasks], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """How long an intervention made on B takes to show on a stream on A: from sending
+    the POST to the event's arrival (the update's round trip through Temporal, the
+    worker's record, then the stream's wake-up), and from the POST's answer (the record
+    is committed by then) to the arrival: the stream's own delay."""
+    submitted = tasks["a"].submit(15.0)
+    wait_until(lambda: any(agent_running(cluster.executor_dir(r)) for r in "ab"), 60, "the agent")
+    url = f"{cluster.api_url('a')}/api/v1/tasks/{submitted.task_id}/events"
+    whole, stream_only = [], []
+    on_b = httpx.Client(base_url=cluster.api_url("b"), headers=bearer(cluster.admin_key))
+    with StreamReader(url, cluster.admin_key) as stream, on_b:
+        for action in ("pause", "resume") * LATENCY_ROUNDS:
+            sent = time.monotonic()
+            response = on_b.post(f"/api/v1/tasks/{submitted.task_id}/{action}", json={})
+            answered = time.monotonic()
+            assert response.status_code == 202, response.text
+            seen = stream.wait_for(action, within=30, after=sent)
+            whole.append(seen.at - sent)
+            stream_only.append(max(0.0, seen.at - answered))
+    with capsys.disabled():
+        print(f"\nintervention on B -> stream on A: {summary(whole)}")
+        print(f"POST answered -> stream on A:     {summary(stream_only)}")
+    tasks["b"].check_outcome(submitted)
+
+
+LATENCY_ROUNDS = 10
+
+
+def summary(samples: list[float]) -> str:
+    ordered = sorted(samples)
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    return (
+        f"n={len(ordered)} p50 {statistics.median(ordered) * 1e3:.0f} ms, "
+        f"p99 {p99 * 1e3:.0f} ms, max {ordered[-1] * 1e3:.0f} ms"
+    )

@@ -135,7 +135,7 @@ def test_intervention_to_stream_latency(
     submitted = tasks["a"].submit(15.0)
     wait_until(lambda: any(agent_running(cluster.executor_dir(r)) for r in "ab"), 60, "the agent")
     url = f"{cluster.api_url('a')}/api/v1/tasks/{submitted.task_id}/events"
-    whole, stream_only = [], []
+    whole, stream_only, posts = [], [], []
     on_b = httpx.Client(base_url=cluster.api_url("b"), headers=bearer(cluster.admin_key))
     with StreamReader(url, cluster.admin_key) as stream, on_b:
         for action in ("pause", "resume") * LATENCY_ROUNDS:
@@ -145,10 +145,12 @@ def test_intervention_to_stream_latency(
             assert response.status_code == 202, response.text
             seen = stream.wait_for(action, within=30, after=sent)
             whole.append(seen.at - sent)
+            posts.append(answered - sent)
             stream_only.append(max(0.0, seen.at - answered))
     with capsys.disabled():
         print(f"\nintervention on B -> stream on A: {summary(whole)}")
         print(f"POST answered -> stream on A:     {summary(stream_only)}")
+        print(f"the POST on B (update round trip): {summary(posts)}")
     tasks["b"].check_outcome(submitted)
 
 

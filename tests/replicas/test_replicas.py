@@ -14,6 +14,7 @@ import statistics
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -95,6 +96,34 @@ def test_an_idempotency_key_names_one_task_across_both_apis(
     assert reused.status_code == 422 and reused.json()["type"].endswith("/idempotency-key-reused")
     # One task, run once: one commit on the branch.
     tasks["b"].check_outcome(Submitted(first.json()["id"], repo, base))
+
+
+def test_the_same_idempotency_key_on_both_apis_at_once_is_one_task(
+    cluster: Cluster, tasks: dict[str, Tasks], tmp_path: Path
+) -> None:
+    """Both replicas get the key at the same moment: one inserts the task row, the other
+    finds it taken and answers the same task (or 409 while the first is still starting
+    its workflow, and the same task when retried)."""
+    repo = make_repo(tmp_path / "repo")
+    base = git(repo, "rev-parse", "main")
+    body = task_body(repo, 0.5)
+    headers = {**bearer(cluster.admin_key), "Idempotency-Key": f"race-{uuid.uuid4().hex}"}
+
+    def submit(replica: str) -> str:
+        url = f"{cluster.api_url(replica)}/api/v1/tasks"
+        deadline = time.monotonic() + 30
+        while True:
+            response = httpx.post(url, json=body, headers=headers, timeout=30)
+            if response.status_code != 409:
+                assert response.status_code == 201, response.text
+                return str(response.json()["id"])
+            assert time.monotonic() < deadline, "still in flight after 30 s"
+            time.sleep(float(response.headers.get("Retry-After", "1")))
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        ids = list(pool.map(submit, "ab"))
+    assert ids[0] == ids[1]
+    tasks["a"].check_outcome(Submitted(ids[0], repo, base))
 
 
 def test_a_stream_on_one_api_shows_an_intervention_made_on_the_other(

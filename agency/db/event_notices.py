@@ -31,7 +31,10 @@ CONNECT_TIMEOUT_S = 5.0
 # How often the listening connection is checked (a server that vanished without closing
 # the connection sends no notice and no error on its own).
 KEEPALIVE_S = 10.0
-RECONNECT_DELAY_S = 1.0
+# Between attempts to listen again: doubling from the first to the most. Streams poll
+# meanwhile, so a slow reconnect costs latency, never events.
+FIRST_RECONNECT_DELAY_S = 0.5
+MAX_RECONNECT_DELAY_S = 10.0
 
 
 class Subscription:
@@ -93,19 +96,25 @@ class EventListener:
                 subscription.wake()
 
     async def _run(self) -> None:
+        delay = FIRST_RECONNECT_DELAY_S
         while True:
+            was_listening = False
             try:
-                await self._listen()
+                was_listening = await self._listen()
             except asyncio.CancelledError:
                 raise
             except Exception as err:
-                log.info("task event listener: %s; reconnecting", type(err).__name__)
+                log.info("task event listener: %s; listening again soon", type(err).__name__)
             self.connected = False
             # Streams poll at their usual pace meanwhile; wake them to do so now.
             self._wake_all()
-            await asyncio.sleep(RECONNECT_DELAY_S)
+            delay = (
+                FIRST_RECONNECT_DELAY_S if was_listening else min(delay * 2, MAX_RECONNECT_DELAY_S)
+            )
+            await asyncio.sleep(delay)
 
-    async def _listen(self) -> None:
+    async def _listen(self) -> bool:
+        """Listen until the connection is lost; False when it never got that far."""
         connection = await asyncpg.connect(self._dsn, timeout=CONNECT_TIMEOUT_S)
         lost = asyncio.Event()
         connection.add_termination_listener(lambda _c: lost.set())
@@ -118,7 +127,12 @@ class EventListener:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(lost.wait(), KEEPALIVE_S)
                 if not lost.is_set():
-                    await connection.execute("SELECT 1", timeout=CONNECT_TIMEOUT_S)
+                    try:
+                        await connection.execute("SELECT 1", timeout=CONNECT_TIMEOUT_S)
+                    except Exception as err:
+                        log.info("task event listener lost: %s", type(err).__name__)
+                        break
+            return True
         finally:
             self.connected = False
             with contextlib.suppress(Exception):

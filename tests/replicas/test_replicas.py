@@ -28,7 +28,7 @@ from tests.support.keys import bearer, make_key
 from tests.support.postgres import fresh_postgres_database
 from tests.support.repos import git, make_repo
 
-pytestmark = [pytest.mark.faults, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.replicas, pytest.mark.timeout(600)]
 
 VIEWER_QUOTA = 8
 

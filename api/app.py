@@ -25,7 +25,7 @@ from api.methods import DeclaredMethods
 from api.openapi import install_openapi
 from api.problems import install_problem_handlers
 from api.prometheus import install_metrics
-from api.ratelimit import RateLimiter, RateLimitHeaders
+from api.ratelimit import RateLimitHeaders
 from api.routes import alerts as alert_routes
 from api.routes import chat as chat_routes
 from api.routes import codec as codec_routes
@@ -35,6 +35,8 @@ from api.routes import provenance as provenance_routes
 from api.routes import slos as slo_routes
 from api.routes import trends as trend_routes
 from api.routes import waivers as waiver_routes
+from api.shared_ratelimit import make_limiter
+from api.stream_wakeups import make_wakeups
 from api.temporal_gateway import TemporalGateway
 from api.ui import install_ui
 
@@ -73,7 +75,8 @@ def create_app(
             sessions=session_maker(engine),
             reader=reader,
             temporal=TemporalGateway(settings, temporal_client, converter),
-            limiter=RateLimiter.from_settings(settings),
+            limiter=make_limiter(settings),
+            wakeups=make_wakeups(settings),
             codec=codec if isinstance(codec, EncryptionCodec) else None,
             workflows=tuple(workflows),
         )
@@ -89,6 +92,8 @@ def create_app(
             yield
         finally:
             await app.state.chat.close()
+            await app.state.agency.limiter.close()
+            await app.state.agency.wakeups.close()
             await reader.close()
             await engine.dispose()
 

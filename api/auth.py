@@ -102,7 +102,7 @@ async def charge_key(connection: HTTPConnection, key_id: str, role: str) -> None
     key's use. An API request and a dashboard page or stream (api.ui.deps) are charged
     alike; on a Request the decision is kept for the RateLimit response headers."""
     state: AppState = connection.app.state.agency
-    decision = state.limiter.take(key_id, role)
+    decision = await state.limiter.check(key_id, role)
     if isinstance(connection, Request):
         setattr(connection.state, STATE_KEY, decision)
     if not decision.allowed:

@@ -84,6 +84,12 @@ def is_database_unavailable(exc: BaseException) -> bool:
         return True
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
+    # A connection refused while the server shuts down or starts comes wrapped in the
+    # driver adapter's generic Error, with asyncpg's error as its cause.
+    if isinstance(exc, DBAPIError) and isinstance(
+        getattr(exc.orig, "__cause__", None), _database_errors()
+    ):
+        return True
     return isinstance(exc, OSError | TimeoutError) and _raised_in(exc, _DATABASE_MODULES)
 
 

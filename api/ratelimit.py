@@ -7,8 +7,9 @@ later: structured fields naming the policy, with q = quota, w = window in second
 r = remaining, t = seconds until the bucket is full again), on every authenticated
 response; an empty bucket is answered 429 with `Retry-After`.
 
-Buckets live in the API process: one API process serves the stack
-(docs/architecture.md, Processes).
+`RateLimiter` keeps the buckets in the API process: right for one API process (SQLite,
+`agency up`). Several API processes on PostgreSQL share theirs through the database
+(api/shared_ratelimit.py); both answer the same `Decision`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -65,6 +67,32 @@ class Decision:
 
 def _seconds(value: float) -> int:
     return max(0, math.ceil(value - 1e-9))
+
+
+def decide(policy: Policy, tokens: float, allowed: bool) -> Decision:
+    """The decision for a bucket left with `tokens` after this request (which took one
+    when `allowed`)."""
+    return Decision(
+        policy=policy,
+        allowed=allowed,
+        remaining=int(tokens),
+        reset_s=_seconds((policy.quota - tokens) / policy.rate),
+        retry_after_s=0 if allowed else max(1, _seconds((1.0 - tokens) / policy.rate)),
+    )
+
+
+class Limiter(Protocol):
+    """What the request path asks of a rate limiter, wherever its buckets live."""
+
+    def policy(self, role: str) -> Policy: ...
+
+    async def check(self, key: str, role: str) -> Decision:
+        """Spend one request of `key`'s budget if there is one left."""
+        ...
+
+    def forget(self, key: str) -> None: ...
+
+    async def close(self) -> None: ...
 
 
 @dataclass
@@ -116,16 +144,16 @@ class RateLimiter:
         allowed = bucket.tokens >= 1.0
         if allowed:
             bucket.tokens -= 1.0
-        return Decision(
-            policy=policy,
-            allowed=allowed,
-            remaining=int(bucket.tokens),
-            reset_s=_seconds((policy.quota - bucket.tokens) / policy.rate),
-            retry_after_s=0 if allowed else max(1, _seconds((1.0 - bucket.tokens) / policy.rate)),
-        )
+        return decide(policy, bucket.tokens, allowed)
+
+    async def check(self, key: str, role: str) -> Decision:
+        return self.take(key, role)
 
     def forget(self, key: str) -> None:
         self._buckets.pop(key, None)
+
+    async def close(self) -> None:
+        pass
 
 
 class RateLimitHeaders:

@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from agency.codec import EncryptionCodec
 from agency.db.reads import Reader
 from agency.settings import Settings
-from api.ratelimit import RateLimiter
+from api.ratelimit import Limiter, RateLimiter
+from api.stream_wakeups import Polling, Wakeups
 from api.task_json import TaskJson
 from api.temporal_gateway import TemporalGateway
 
@@ -24,7 +25,9 @@ class AppState:
     # Reads on the request path (keys, tasks, pages): agency.db.reads says why.
     reader: Reader
     temporal: TemporalGateway
-    limiter: RateLimiter = field(default_factory=RateLimiter)
+    limiter: Limiter = field(default_factory=RateLimiter)
+    # What wakes live event streams (api.stream_wakeups): notices or polling.
+    wakeups: Wakeups = field(default_factory=Polling)
     # Serialized task answers, keyed by row content (api.task_json).
     task_json: TaskJson = field(default_factory=TaskJson)
     # key id -> monotonic time of the last `last_used_at` write (writes are throttled).

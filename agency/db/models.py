@@ -141,6 +141,7 @@ from agency.db import (  # noqa: E402, F401
     artifacts,
     chat,
     provenance,
+    rate_limits,
     saved_queries,
     waivers,
 )

@@ -167,7 +167,7 @@ async def _authenticate(ws: WebSocket, state: AppState) -> tuple[Principal | Non
     )
     if not principal.allows(CHAT_ROLE):
         return None, CLOSE_FORBIDDEN, f"chat needs the {CHAT_ROLE} role; the key is {row.role}"
-    if not state.limiter.take(row.id, row.role).allowed:
+    if not (await state.limiter.check(row.id, row.role)).allowed:
         return None, CLOSE_RATE_LIMITED, "rate limit reached; retry later"
     return principal, 0, ""
 
@@ -278,8 +278,10 @@ async def _handle(
         first = err.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "frame"
         return f'{where}: {first["msg"]} (send {{"role": "user", "content": "..."}})'
-    if principal.key_id and not state.limiter.take(principal.key_id, principal.role).allowed:
-        return "rate limit reached; retry later"
+    if principal.key_id:
+        decision = await state.limiter.check(principal.key_id, principal.role)
+        if not decision.allowed:
+            return "rate limit reached; retry later"
     try:
         await chat.submit(row, frame.content)
     except ChatBusy as err:

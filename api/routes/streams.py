@@ -34,6 +34,7 @@ from api.problems import Problem, not_found
 from api.routes.tasks import TaskId
 from api.schemas import EventList, TaskEventPublic
 from api.state import AppState
+from api.stream_wakeups import StreamSubscription
 from domain.phases import TERMINAL_PHASES
 
 log = logging.getLogger("agency.api")
@@ -189,10 +190,26 @@ async def task_events(
 async def event_stream(
     state: AppState, task_id: str, after: int, poll_s: float = POLL_INTERVAL_S
 ) -> AsyncIterator[ServerSentEvent]:
+    """The task's events after `after`. It reads the database whenever it is woken
+    (api.stream_wakeups: a notice on PostgreSQL, every `poll_s` on SQLite) and only
+    ever sends what it read, by seq."""
+    subscription = state.wakeups.subscribe(task_id)
+    try:
+        async for event in _stream(state, subscription, task_id, after, poll_s):
+            yield event
+    finally:
+        subscription.close()
+
+
+async def _stream(
+    state: AppState, subscription: StreamSubscription, task_id: str, after: int, poll_s: float
+) -> AsyncIterator[ServerSentEvent]:
     last = after
     first = True
     failures = 0
     while True:
+        # Before the read: an event committed while it runs wakes the wait below.
+        subscription.arm()
         try:
             events, row = await _read(state, task_id, last)
         except Exception as err:
@@ -227,7 +244,7 @@ async def event_stream(
             phase = row.phase if row is not None else "deleted"
             yield ServerSentEvent(event="end", data=json.dumps({"phase": phase, "last_seq": last}))
             return
-        await asyncio.sleep(poll_s)
+        await subscription.wait(poll_s)
 
 
 async def _read(state: AppState, task_id: str, last: int) -> tuple[list[Row[Any]], Row[Any] | None]:

@@ -120,7 +120,7 @@ async def chat_socket(
         code, reason = CLOSE_UNAUTHORIZED, "sign in to the dashboard first"
     elif not can_chat(user.principal):
         code, reason = CLOSE_FORBIDDEN, f"chat needs the {CHAT_ROLE} role"
-    elif not state.limiter.take(user.principal.key_id, user.principal.role).allowed:
+    elif not (await state.limiter.check(user.principal.key_id, user.principal.role)).allowed:
         code, reason = CLOSE_RATE_LIMITED, "rate limit reached; retry later"
     if code or user is None:
         await ws.accept()

@@ -60,28 +60,7 @@ class Tasks:
     def submit(self, seconds: float, gate: bool = True) -> Submitted:
         name = f"repo-{uuid.uuid4().hex[:8]}"
         repo = make_repo(self._repos / name)
-        body: dict[str, Any] = {
-            "id": "FEAT-0042",
-            "title": "Add triple",
-            "risk_tier": 3,
-            "mode": "feature",
-            "scope": {"in": ["src/", "tests/"]},
-            "invariants": ["double unchanged"],
-            "acceptance": [{"id": "A1", "given": "3", "when": "tripled", "then": "9"}],
-            "repo": str(repo),
-            "agent": {
-                "argv": ["python3", "tools/agent.py"],
-                "timeout_s": 120,
-                "env": {"AGENT_SCENARIO": "slow", "AGENT_SECONDS": str(seconds)},
-            },
-            "gates": (
-                [{"name": "compiles", "argv": ["python3", "-m", "compileall", "-q", "src"]}]
-                if gate
-                else []
-            ),
-            "execution_mode": "auto",
-            "max_iterations": 1,
-        }
+        body = task_body(repo, seconds, gate)
         # The same key on every try: a POST retried after a lost answer is one task.
         headers = {"Idempotency-Key": uuid.uuid4().hex}
         response = self._request("POST", "/api/v1/tasks", json=body, headers=headers)
@@ -147,6 +126,32 @@ class Tasks:
         assert seqs == list(range(1, len(seqs) + 1)), f"audit gaps or duplicates: {seqs}"
         assert audit[-1]["action"] == expected
         return audit
+
+
+def task_body(repo: Path, seconds: float, gate: bool = True) -> dict[str, Any]:
+    """A task whose scripted agent ticks for `seconds`, then makes its change in `repo`."""
+    return {
+        "id": "FEAT-0042",
+        "title": "Add triple",
+        "risk_tier": 3,
+        "mode": "feature",
+        "scope": {"in": ["src/", "tests/"]},
+        "invariants": ["double unchanged"],
+        "acceptance": [{"id": "A1", "given": "3", "when": "tripled", "then": "9"}],
+        "repo": str(repo),
+        "agent": {
+            "argv": ["python3", "tools/agent.py"],
+            "timeout_s": 120,
+            "env": {"AGENT_SCENARIO": "slow", "AGENT_SECONDS": str(seconds)},
+        },
+        "gates": (
+            [{"name": "compiles", "argv": ["python3", "-m", "compileall", "-q", "src"]}]
+            if gate
+            else []
+        ),
+        "execution_mode": "auto",
+        "max_iterations": 1,
+    }
 
 
 def agent_running(executor_dir: Path, count: int = 1) -> bool:

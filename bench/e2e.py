@@ -7,6 +7,11 @@ The governed task runs every phase for real: validation, plan review, a claim of
 executor host, a worktree and a sandboxed agent (`python3 -c pass`) on that host's own
 task queue, result review, apply (auto mode commits to the repo) and a database record
 at every transition.
+
+After the latency table, where the governed tasks' time went (bench.breakdown): p50/p95
+per phase from the recorded phase events (task_events), and from each workflow's
+history the events, activities and workflow tasks per task, with the time waiting on
+task queues (scheduled → started) apart from the time working.
 """
 
 from __future__ import annotations
@@ -19,8 +24,13 @@ import sys
 import tempfile
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -28,14 +38,27 @@ from temporalio.worker import Worker
 from agency.db import records
 from agency.db.engine import make_engine, session_maker
 from agency.db.migrate import upgrade_database
+from agency.db.models import TaskEvent
 from agency.executor.worker import running_executor
 from agency.settings import Settings
 from agency.temporal_client import data_converter
 from agency.worker import running_worker
+from bench.breakdown import (
+    START,
+    ActivitySpan,
+    HistoryStats,
+    by_type_table,
+    history_stats,
+    history_table,
+    percentile,
+    phase_durations,
+    phase_table,
+)
 from bench.raw_workflow import RawWorkflow, bench_noop
 from council.validation import parse_task_spec
 from domain import search_attributes
 from domain.execution import ExecutorOptions
+from domain.phases import PHASES
 from domain.task import WORKFLOW_NAME, TaskInput, TaskResult
 
 
@@ -51,12 +74,6 @@ def make_repo(path: Path) -> Path:
     return path
 
 
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
-    return ordered[index]
-
-
 async def timed(coro_factory, n: int, concurrency: int) -> tuple[list[float], float]:  # type: ignore[no-untyped-def]
     latencies: list[float] = []
     sem = asyncio.Semaphore(concurrency)
@@ -70,6 +87,96 @@ async def timed(coro_factory, n: int, concurrency: int) -> tuple[list[float], fl
     started = time.perf_counter()
     await asyncio.gather(*(one(i) for i in range(n)))
     return latencies, time.perf_counter() - started
+
+
+_ACTIVITY_CLOSED = {
+    EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED: "activity_task_completed_event_attributes",
+    EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED: "activity_task_failed_event_attributes",
+    EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT: "activity_task_timed_out_event_attributes",
+    EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED: "activity_task_canceled_event_attributes",
+}
+
+
+def _at(event: HistoryEvent) -> datetime:
+    return event.event_time.ToDatetime(tzinfo=UTC)
+
+
+async def task_breakdown(
+    client: Client, sessions: async_sessionmaker[AsyncSession], task_id: str
+) -> tuple[dict[str, float], HistoryStats]:
+    """One governed task: seconds per phase (its task_events) and its history's sums."""
+    history = await client.get_workflow_handle(f"task-{task_id}").fetch_history()
+    events = list(history.events)
+    started, closed = _at(events[0]), _at(events[-1])
+    scheduled: dict[int, tuple[str, datetime]] = {}
+    begun: dict[int, datetime] = {}
+    spans: list[ActivitySpan] = []
+    wft_scheduled: dict[int, datetime] = {}
+    wft_started: dict[int, tuple[int, datetime]] = {}
+    wfts: list[ActivitySpan] = []
+    for e in events:
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            name = e.activity_task_scheduled_event_attributes.activity_type.name
+            scheduled[e.event_id] = (name, _at(e))
+        elif e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+            begun[e.activity_task_started_event_attributes.scheduled_event_id] = _at(e)
+        elif e.event_type in _ACTIVITY_CLOSED:
+            sid = getattr(e, _ACTIVITY_CLOSED[e.event_type]).scheduled_event_id
+            name, at = scheduled[sid]
+            spans.append(ActivitySpan(name, at, begun.get(sid, at), _at(e)))
+        elif e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED:
+            wft_scheduled[e.event_id] = _at(e)
+        elif e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED:
+            sid = e.workflow_task_started_event_attributes.scheduled_event_id
+            wft_started[e.event_id] = (sid, _at(e))
+        elif e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+            sid, at = wft_started[e.workflow_task_completed_event_attributes.started_event_id]
+            wfts.append(ActivitySpan("workflow task", wft_scheduled[sid], at, _at(e)))
+    async with sessions() as session:
+        rows = await session.execute(
+            select(TaskEvent.at, TaskEvent.phase)
+            .where(TaskEvent.task_id == task_id)
+            .order_by(TaskEvent.seq)
+        )
+        phases = phase_durations([(at, phase) for at, phase in rows], started, closed)
+    return phases, history_stats(len(events), spans, started, closed, wfts)
+
+
+def _merged(tables: list[list[tuple[str, float, float]]]) -> list[tuple[str, list[float]]]:
+    # One row per name over the passes, each pass contributing its p50 and p95.
+    names: list[str] = []
+    for t in tables:
+        names.extend(n for n, *_ in t if n not in names)
+    by_pass = [{n: (a, b) for n, a, b in t} for t in tables]
+    return [(n, [x for p in by_pass for x in p.get(n, (0.0, 0.0))]) for n in names]
+
+
+def print_breakdown(
+    passes: list[tuple[str, list[tuple[dict[str, float], HistoryStats]]]],
+) -> None:
+    """The governed tasks' breakdown, one p50/p95 column pair per pass."""
+    heads = " | ".join(f"p50 {label} | p95 {label}" for label, _ in passes)
+    rule = " | ".join("---: | ---:" for _ in passes)
+    phases = [phase_table([p for p, _ in tasks], (START, *PHASES)) for _, tasks in passes]
+    print("\nWhere a governed task's time goes (phases from task_events, ms)\n")
+    print(f"| phase | {heads} |")
+    print(f"| --- | {rule} |")
+    for name, values in _merged(phases):
+        print(f"| {name} | " + " | ".join(f"{v * 1000:.0f}" for v in values) + " |")
+    hist = [history_table([s for _, s in tasks]) for _, tasks in passes]
+    print("\nFrom the workflow history (per task)\n")
+    print(f"| measure | {heads} |")
+    print(f"| --- | {rule} |")
+    for name, values in _merged(hist):
+        scale = 1000 if "(s)" in name else 1
+        label = name.replace("(s)", "(ms)")
+        print(f"| {label} | " + " | ".join(f"{v * scale:.0f}" for v in values) + " |")
+    for label, tasks in passes:
+        print(f"\nActivities by type, mean per task ({label})\n")
+        print("| activity | count | scheduled → started (ms) | started → closed (ms) |")
+        print("| --- | ---: | ---: | ---: |")
+        for name, n, q, w in by_type_table([s for _, s in tasks]):
+            print(f"| {name} | {n:.1f} | {q * 1000:.0f} | {w * 1000:.0f} |")
 
 
 async def main(tasks: int, concurrency: int) -> None:
@@ -118,8 +225,11 @@ async def main(tasks: int, concurrency: int) -> None:
                 }
             )
 
+            ran: list[str] = []  # the governed tasks of the current pass
+
             async def governed(_: int) -> None:
                 task_id = str(uuid.uuid4())
+                ran.append(task_id)
                 async with sessions() as session:
                     await records.insert_task(
                         session,
@@ -163,12 +273,19 @@ async def main(tasks: int, concurrency: int) -> None:
             await governed(0)  # warm-up: imports, first worktree, connection pools
             await raw(0)
             rows = []
+            passes: list[tuple[str, list[str]]] = []
             for name, factory in (
                 ("governed no-op task", governed),
                 ("raw one-activity workflow", raw),
             ):
+                ran.clear()
                 seq, _ = await timed(factory, tasks, 1)
+                if factory is governed:
+                    passes.append(("sequential", list(ran)))
+                    ran.clear()
                 _, wall = await timed(factory, tasks, concurrency)
+                if factory is governed:
+                    passes.append((f"at concurrency {concurrency}", list(ran)))
                 rows.append(
                     (
                         name,
@@ -182,6 +299,12 @@ async def main(tasks: int, concurrency: int) -> None:
             print("| --- | ---: | ---: | ---: |")
             for name, p50, p95, tput in rows:
                 print(f"| {name} | {p50:.0f} | {p95:.0f} | {tput:.2f} |")
+            print_breakdown(
+                [
+                    (label, [await task_breakdown(client, sessions, t) for t in ids])
+                    for label, ids in passes
+                ]
+            )
     finally:
         await engine.dispose()
         await env.shutdown()

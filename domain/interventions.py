@@ -3,9 +3,18 @@ parameters, cancel) and the answer an update gets."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, Field
+
+InterventionKind = Literal[
+    "pause", "resume", "cancel", "approve", "reject", "override", "guidance", "parameters"
+]
+# Every kind, in that order (the workflow's signal and update names; metrics, trends,
+# provenance and the dashboard list them so). A refused one is recorded as
+# `<kind>_refused`.
+INTERVENTION_KINDS: tuple[str, ...] = get_args(InterventionKind)
+REFUSED_SUFFIX = "_refused"
 
 # Actor recorded when a signal arrives without one: the `temporal` CLI sends no input.
 DEFAULT_ACTOR = "temporal-cli"

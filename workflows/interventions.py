@@ -22,6 +22,7 @@ from workflows.visibility import show
 with workflow.unsafe.imports_passed_through():
     from domain.audit import ProjectionPatch
     from domain.interventions import (
+        REFUSED_SUFFIX,
         GuidanceInput,
         Intervention,
         InterventionAck,
@@ -67,7 +68,7 @@ async def intervene(run: TaskRun, name: str, inp: Intervention) -> InterventionA
         await record(
             run,
             "intervention",
-            action=f"{name}_refused",
+            action=f"{name}{REFUSED_SUFFIX}",
             actor=inp.actor,
             detail={"reason": refused},
         )

@@ -42,11 +42,10 @@ from agency.metrics.tasks import (
     VERDICTS,
 )
 from domain.audit import RecordInput
-from domain.interventions import DEFAULT_ACTOR
+from domain.interventions import DEFAULT_ACTOR, REFUSED_SUFFIX
 
 log = logging.getLogger("agency.metrics")
 
-REFUSED_SUFFIX = "_refused"
 # How a wait for approval ended, by the phase that followed it.
 APPROVAL_ENDS = {"rejected": "rejected", "failed": "failed", "canceled": "canceled"}
 

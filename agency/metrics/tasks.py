@@ -16,6 +16,7 @@ from prometheus_client import Counter, Histogram
 from agency.metrics.labels import values_of
 from council.models import JudgeName, Outcome, Stage, Verdict
 from council.spec import ExecutionMode, Mode
+from domain.interventions import INTERVENTION_KINDS
 from domain.phases import TERMINAL_PHASES, Phase
 
 PHASES = values_of(Phase)
@@ -27,10 +28,7 @@ JUDGES = values_of(JudgeName)
 VERDICTS = values_of(Verdict)
 STAGES = values_of(Stage)
 OUTCOMES = values_of(Outcome)
-# The interventions of domain.interventions / workflows.interventions.
-INTERVENTIONS = frozenset(
-    {"pause", "resume", "cancel", "approve", "reject", "override", "guidance", "parameters"}
-)
+INTERVENTIONS = frozenset(INTERVENTION_KINDS)
 INTERVENTION_SOURCES = frozenset({"api", "temporal_cli"})
 
 # Seconds in a phase: validation and reviews take well under a second, an agent minutes,

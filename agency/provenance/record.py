@@ -27,15 +27,13 @@ from agency.db.task_reads import task_spec
 from agency.provenance.canonical import CanonicalForm, canonical_sha256
 from council.spec import TaskSpec
 from domain.audit import RecordInput
+from domain.interventions import INTERVENTION_KINDS, REFUSED_SUFFIX
 from domain.phases import TERMINAL_PHASES
 from domain.task import TaskInput
 
 RECORD_TYPE = "agent-agency/provenance"
 RECORD_VERSION = 1
-INTERVENTIONS = frozenset(
-    {"pause", "resume", "approve", "reject", "override", "guidance", "parameters", "cancel"}
-)
-REFUSED_SUFFIX = "_refused"
+INTERVENTIONS = frozenset(INTERVENTION_KINDS)
 # Fields that only the signer knows (when it signed) or only the history holds.
 SIGNER_ONLY = ("timestamps.signed_at",)
 HISTORY_ONLY = ("workflow.history_events", "workflow.history_sha256")

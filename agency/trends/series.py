@@ -27,6 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agency.db.models import Task, TaskEvent
+from domain.interventions import INTERVENTION_KINDS, REFUSED_SUFFIX
 from domain.phases import TERMINAL_PHASES
 
 SeriesName = Literal["tasks", "outcomes", "durations", "approvals", "interventions"]
@@ -42,18 +43,7 @@ UNITS: dict[str, str] = {
 }
 OUTCOMES = ("completed", "failed", "rejected", "canceled")
 APPROVAL_ENDS = ("approved", "rejected", "failed", "canceled")
-# The interventions of workflows.interventions (agency.metrics.tasks keeps the same set).
-INTERVENTIONS = (
-    "pause",
-    "resume",
-    "cancel",
-    "approve",
-    "reject",
-    "override",
-    "guidance",
-    "parameters",
-)
-REFUSED_SUFFIX = "_refused"
+INTERVENTIONS = INTERVENTION_KINDS
 AWAITING = "awaiting_approval"
 # Rows read per series at most: a year of hourly buckets of a busy tenant fits; past it
 # the answer says it was truncated rather than silently undercounting.

@@ -28,6 +28,7 @@ from api.deps import get_chat, get_engine
 from api.problems import FieldProblem, forbidden, invalid
 from api.routes import alerts, chat, interventions, keys, models, provenance, tasks, waivers
 from api.state import get_session, get_state
+from domain.interventions import INTERVENTION_KINDS
 
 ROUTERS = (
     tasks.router,
@@ -134,17 +135,7 @@ GET_TASK = operation("GET", "/api/v1/tasks/{task_id}")
 TASK_AUDIT = operation("GET", "/api/v1/tasks/{task_id}/audit")
 TASK_PROVENANCE = operation("GET", "/api/v1/tasks/{task_id}/provenance")
 INTERVENTIONS: dict[str, Operation] = {
-    name: operation("POST", f"/api/v1/tasks/{{task_id}}/{name}")
-    for name in (
-        "pause",
-        "resume",
-        "cancel",
-        "approve",
-        "reject",
-        "override",
-        "guidance",
-        "parameters",
-    )
+    name: operation("POST", f"/api/v1/tasks/{{task_id}}/{name}") for name in INTERVENTION_KINDS
 }
 LIST_WAIVERS = operation("GET", "/api/v1/waivers")
 CREATE_WAIVER = operation("POST", "/api/v1/waivers")

@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse
 from api.auth import authenticate_key
 from api.codec_auth import CODEC_COOKIE, CODEC_ROLE
 from api.codec_cors import CODEC_PREFIX
+from api.cookies import set_private_cookie
 from api.problems import ProblemError, forbidden
 
 router = APIRouter(prefix=CODEC_PREFIX, include_in_schema=False)
@@ -63,14 +64,8 @@ async def login(request: Request) -> HTMLResponse:
     except ProblemError as err:
         return _page(f"Refused: {err.problem.detail}", err.problem.status)
     answer = _page(f"This browser decodes payloads as {principal.actor} ({principal.role}).")
-    answer.set_cookie(
-        CODEC_COOKIE,
-        key,
-        max_age=COOKIE_MAX_AGE_S,
-        path=CODEC_PREFIX,
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
+    set_private_cookie(
+        answer, request, CODEC_COOKIE, key, max_age=COOKIE_MAX_AGE_S, path=CODEC_PREFIX
     )
     return answer
 

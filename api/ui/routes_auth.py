@@ -12,6 +12,7 @@ from starlette.responses import RedirectResponse, Response
 
 from agency.db import keys
 from api.auth import authenticate
+from api.cookies import set_private_cookie
 from api.problems import ProblemError
 from api.ui.deps import FormDep, read_form, sessions_of, signed_in
 from api.ui.render import UiRoute, page
@@ -48,15 +49,7 @@ def _sign_in_page(
         next_url=safe_next(next_url or request.query_params.get("next")),
         pre_token=sessions.pre_token(nonce),
     )
-    answer.set_cookie(
-        PRE_COOKIE,
-        nonce,
-        max_age=PRE_TTL_S,
-        path=COOKIE_PATH,
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-    )
+    set_private_cookie(answer, request, PRE_COOKIE, nonce, max_age=PRE_TTL_S, path=COOKIE_PATH)
     return answer
 
 
@@ -104,15 +97,7 @@ async def sign_in(request: Request) -> Response:
         return _sign_in_page(request, error=error, status=401, next_url=next_url)
     value, max_age = sessions.issue(row)
     answer = RedirectResponse(next_url, status_code=303)
-    answer.set_cookie(
-        COOKIE,
-        value,
-        max_age=max_age,
-        path=COOKIE_PATH,
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-    )
+    set_private_cookie(answer, request, COOKIE, value, max_age=max_age, path=COOKIE_PATH)
     answer.delete_cookie(PRE_COOKIE, path=COOKIE_PATH)
     return answer
 

@@ -25,12 +25,12 @@ def main() -> None:
     try:
         # Checked before serving so that its problems are printed as a message, each on
         # its own line, not as a failed startup's traceback.
-        load_slo_file(settings.slo_file)
+        slo_file = load_slo_file(settings.slo_file)
     except SloFileInvalid as err:
         print(f"api: {err}", file=sys.stderr)
         raise SystemExit(EXIT_CONFIG) from None
     uvicorn.run(
-        create_app(settings, workflows=[TaskWorkflow]),
+        create_app(settings, workflows=[TaskWorkflow], slo_file=slo_file),
         host=settings.api_host,
         port=settings.api_port,
         log_level="info",

@@ -15,7 +15,7 @@ from agency.inference.catalog import Catalog
 from agency.inference.chat import ChatService
 from agency.inference.shared import shared_engine
 from agency.settings import Settings
-from agency.slo.spec import load_slo_file
+from agency.slo.spec import SloFile, load_slo_file
 from agency.temporal_client import data_converter
 from agency.temporal_security import temporal_security
 from api.bounds import RequestBounds
@@ -53,16 +53,18 @@ def create_app(
     temporal_client: Client | None = None,
     *,
     workflows: Sequence[type] = (),
+    slo_file: SloFile | None = None,
 ) -> FastAPI:
     """`workflows`: the workflow classes `/replay` checks histories against (the entry
-    point passes the task workflow; without them, replay answers 503)."""
+    point passes the task workflow; without them, replay answers 503). `slo_file`: the
+    SLO file already read (the entry point reads it first); else read at start."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Temporal, codec and SLO settings that cannot work stop the API here, with their
         # reason, rather than turning every request into a 503.
         temporal_security(settings)
-        app.state.slo_file = load_slo_file(settings.slo_file)
+        app.state.slo_file = slo_file or load_slo_file(settings.slo_file)
         converter = data_converter(settings)
         codec = converter.payload_codec
         url = settings.effective_database_url

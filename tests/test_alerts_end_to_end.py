@@ -43,7 +43,7 @@ from temporalio.client import Client
 from agency.asgi_thread import serve_app
 from domain.alerts import ALERTS_WORKFLOW
 from tests.faults.deployment import Deployment
-from tests.faults.tasks import Tasks
+from tests.faults.tasks import Tasks, task_body
 from tests.support.keys import bearer, make_key
 from tests.support.private_postgres import private_postgres
 from tests.support.repos import make_repo
@@ -177,22 +177,11 @@ def failing_task(repo: Path) -> dict[str, Any]:
     before the council judges it (workflows/phases/gates.py). The agent is the scripted
     one doing a clean change, so the failure is the gate's alone."""
     return {
+        **task_body(repo, seconds=0),
         "id": "FEAT-0099",
         "title": "Add triple, gate broken",
-        "risk_tier": 3,
-        "mode": "feature",
-        "scope": {"in": ["src/", "tests/"]},
-        "invariants": ["double unchanged"],
-        "acceptance": [{"id": "A1", "given": "3", "when": "tripled", "then": "9"}],
-        "repo": str(repo),
-        "agent": {
-            "argv": ["python3", "tools/agent.py"],
-            "timeout_s": 60,
-            "env": {"AGENT_SCENARIO": "in_scope"},
-        },
         "gates": [{"name": "broken", "argv": ["python3", "-c", "raise SystemExit(1)"]}],
         "execution_mode": "strict",
-        "max_iterations": 1,
     }
 
 

@@ -30,6 +30,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
+from agency import dev_server
 from agency.readiness import (
     client_host,
     http_probe,
@@ -116,9 +117,8 @@ class Stack:
             str(self.data_dir / "temporal.db"),
             "--log-level",
             "warn",
-            # Updates (interventions that answer) must be on whatever the server default.
-            "--dynamic-config-value",
-            "frontend.enableUpdateWorkflowExecution=true",
+            # Updates on, tasks handed out as soon as written (agency/dev_server.py).
+            *dev_server.dynamic_config_args(),
             # Nothing here may reach the internet; the UI would try to fetch its news feed.
             "--ui-disable-news-fetch",
             # The task workflows' search attributes (AgencyPhase, ...), so that the UI and

@@ -54,6 +54,7 @@ import httpx
 from sqlalchemy import update
 from temporalio.testing import WorkflowEnvironment
 
+from agency import dev_server
 from agency.asgi_thread import free_port
 from agency.db import keys, records
 from agency.db.engine import make_engine, session_maker
@@ -228,6 +229,7 @@ async def bench(
         data_converter=data_converter(Settings()),
         ui=False,
         search_attributes=search_attributes.ALL,
+        dev_server_extra_args=dev_server.dynamic_config_args(),
     )
     api_port, hello_port = free_port(), free_port()
     env = {

@@ -35,6 +35,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from agency import dev_server
 from agency.db import records
 from agency.db.engine import make_engine, session_maker
 from agency.db.migrate import upgrade_database
@@ -194,6 +195,7 @@ async def main(tasks: int, concurrency: int) -> None:
         data_converter=data_converter(settings),
         ui=False,
         search_attributes=search_attributes.ALL,
+        dev_server_extra_args=dev_server.dynamic_config_args(),
     )
     engine = make_engine(settings.effective_database_url)
     sessions = session_maker(engine)

@@ -6,6 +6,7 @@ import pytest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from agency import dev_server
 from domain import search_attributes
 from tests.support.harness import TEMPORAL_BIN
 
@@ -19,6 +20,7 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
         ui=False,
         # As `agency up` registers them (domain/search_attributes.py).
         search_attributes=search_attributes.ALL,
+        dev_server_extra_args=dev_server.dynamic_config_args(),
     )
     try:
         yield env

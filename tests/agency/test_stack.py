@@ -19,6 +19,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from agency import dev_server
 from agency.readiness import task_queue_probe, temporal_probe
 from agency.settings import Settings
 from agency.stack import STOP_ORDER, Stack, stop_signals, temporal_executable
@@ -134,6 +135,9 @@ def test_embedded_temporal_is_probed_restarted_from_its_db_and_pollers_known_by_
     argv = stack.temporal_argv()
     assert argv[0] == str(temporal_executable())
     assert str(tmp_path.resolve() / "temporal.db") in argv
+    # The server this test starts must accept the tuning every stack runs with.
+    for key, value in dev_server.DYNAMIC_CONFIG.items():
+        assert f"{key}={value}" in argv
     for key in search_attributes.ALL:
         assert f"{key.name}={search_attributes.CLI_TYPE_NAMES[key.indexed_value_type]}" in argv
     assert "nothing listens" in str(

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import httpx
 
+from agency import dev_server
 from agency.admin_key import ensure_admin_key
 from agency.asgi_thread import free_port
 from agency.db.migrate import upgrade_database
@@ -217,7 +218,7 @@ class Deployment:
             "--ip", "127.0.0.1", "--port", str(self.temporal_port), "--headless",
             "--db-filename", str(self.data_dir / "temporal.db"),
             "--log-level", "warn",
-            "--dynamic-config-value", "frontend.enableUpdateWorkflowExecution=true",
+            *dev_server.dynamic_config_args(),
         ]
         # fmt: on
         self.parts = {

@@ -34,6 +34,7 @@ def build_activities(
         governance.validate_task,
         governance.judge,
         records.record,
+        records.record_entry,
         inference.draft_patch,
         provenance.record_provenance,
         alerts.reconcile_alerts,

@@ -8,7 +8,7 @@ from temporalio import activity
 from activities.defn import implements
 from agency.db.records import apply_record
 from agency.metrics.task_records import observe_record
-from domain.activities import RECORD
+from domain.activities import RECORD, RECORD_ENTRY
 from domain.audit import RecordInput
 
 
@@ -18,6 +18,14 @@ class RecordActivities:
 
     @implements(RECORD)
     async def record(self, inp: RecordInput) -> None:
+        await self._write(inp)
+
+    @implements(RECORD_ENTRY)
+    async def record_entry(self, inp: RecordInput) -> RecordInput:
+        await self._write(inp)
+        return inp
+
+    async def _write(self, inp: RecordInput) -> None:
         async with self._sessions() as session:
             stored = await apply_record(session, inp)
         if not stored:

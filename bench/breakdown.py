@@ -61,6 +61,10 @@ class ActivitySpan:
     started: datetime
     closed: datetime
 
+    @property
+    def work(self) -> float:
+        return (self.closed - self.started).total_seconds()
+
 
 @dataclass
 class HistoryStats:
@@ -75,6 +79,10 @@ class HistoryStats:
     workflow_tasks: int = 0
     wft_queued: float = 0.0
     wft_working: float = 0.0
+    # Local activities (records): each a marker event, run inside a workflow task.
+    local_activities: int = 0
+    # The first workflow task's work: the worker builds the workflow's sandbox in it.
+    first_wft_working: float = 0.0
     by_type: dict[str, tuple[int, float, float]] = field(default_factory=dict)
 
 
@@ -84,6 +92,7 @@ def history_stats(
     started: datetime,
     closed: datetime,
     workflow_tasks: Sequence[ActivitySpan] = (),
+    local_activities: int = 0,
 ) -> HistoryStats:
     """Sum one workflow's activities: time waiting on task queues, time working, time in
     no activity at all, and per activity type (count, queue seconds, work seconds); and
@@ -118,6 +127,8 @@ def history_stats(
         len(workflow_tasks),
         sum((t.started - t.scheduled).total_seconds() for t in workflow_tasks),
         sum((t.closed - t.started).total_seconds() for t in workflow_tasks),
+        local_activities,
+        min(workflow_tasks, key=lambda t: t.scheduled).work if workflow_tasks else 0.0,
         by_type,
     )
 
@@ -145,6 +156,7 @@ def history_table(stats: Sequence[HistoryStats]) -> list[Row]:
     return [
         ("history events per task", *p50_p95([s.events for s in stats])),
         ("activities per task", *p50_p95([s.activities for s in stats])),
+        ("local activities per task", *p50_p95([s.local_activities for s in stats])),
         ("workflow start → close (s)", *p50_p95([s.span for s in stats])),
         ("in activities: scheduled → started, summed (s)", *p50_p95([s.queued for s in stats])),
         ("in activities: started → closed, summed (s)", *p50_p95([s.working for s in stats])),
@@ -157,6 +169,10 @@ def history_table(stats: Sequence[HistoryStats]) -> list[Row]:
         (
             "workflow tasks: started → completed, summed (s)",
             *p50_p95([s.wft_working for s in stats]),
+        ),
+        (
+            "first workflow task: started → completed (s)",
+            *p50_p95([s.first_wft_working for s in stats]),
         ),
     ]
 

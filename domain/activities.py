@@ -172,6 +172,10 @@ class DraftOutput(BaseModel):
 VALIDATE_TASK = ActivityRef("validate_task", ValidateInput, ValidationOutcome)
 JUDGE = ActivityRef("judge", JudgeInput, JudgeOutput)
 RECORD = ActivityRef("record", RecordInput, type(None))
+# The same write as a local activity (workflows/recording.py). Its result is the record
+# itself: a local activity's input is not in the history, its result is (the marker's
+# payload), and provenance reads every record from the history (agency/provenance).
+RECORD_ENTRY = ActivityRef("record_entry", RecordInput, RecordInput)
 RECORD_PROVENANCE = ActivityRef("record_provenance", ProvenanceInput, ProvenanceOutput)
 DRAFT_PATCH = ActivityRef("draft_patch", DraftInput, DraftOutput)
 # Any executor's, on the shared executor queue.
@@ -187,6 +191,7 @@ REFERENCES: tuple[ActivityRef[Any, Any], ...] = (
     VALIDATE_TASK,
     JUDGE,
     RECORD,
+    RECORD_ENTRY,
     RECORD_PROVENANCE,
     DRAFT_PATCH,
     CLAIM_EXECUTOR,

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.workflow import ActivityCancellationType, ActivityConfig
+from temporalio.workflow import ActivityCancellationType, ActivityConfig, LocalActivityConfig
 
 with workflow.unsafe.imports_passed_through():
     from domain.errors import APPLY_CONFLICT, EXECUTOR_REFUSED, INVALID_INPUT, NOT_FOUND
@@ -94,6 +94,24 @@ INFERENCE_HEARTBEAT = timedelta(minutes=2)
 # --------------------------------------------------------- per activity, as called
 # Validation, records and provenance.
 QUICK = ActivityConfig(start_to_close_timeout=QUICK_TIMEOUT, retry_policy=QUICK_RETRY)
+# The same work as local activities (workflows/versions.py), the same policies: an outage
+# of the database delays the task. A retry waiting longer than `local_retry_threshold`
+# waits on a durable timer rather than inside the workflow task. A worker that dies
+# while one runs leaves its workflow task to time out; the next worker runs it again
+# (records are stored once per task and sequence number, judging and validation only
+# read).
+LOCAL_RETRY_THRESHOLD = timedelta(seconds=10)
+RECORDING = LocalActivityConfig(
+    start_to_close_timeout=QUICK_TIMEOUT,
+    retry_policy=QUICK_RETRY,
+    local_retry_threshold=LOCAL_RETRY_THRESHOLD,
+)
+VALIDATING = RECORDING
+JUDGING_LOCAL = LocalActivityConfig(
+    start_to_close_timeout=JUDGE_TIMEOUT,
+    retry_policy=QUICK_RETRY,
+    local_retry_threshold=LOCAL_RETRY_THRESHOLD,
+)
 JUDGING = ActivityConfig(start_to_close_timeout=JUDGE_TIMEOUT, retry_policy=QUICK_RETRY)
 DRAFTING = ActivityConfig(
     start_to_close_timeout=INFERENCE_TIMEOUT,

@@ -35,3 +35,22 @@ async def call(
         config["summary"] = summary
     result = await workflow.execute_activity(ref.name, arg, result_type=ref.output, **config)
     return cast(OutputT, result)
+
+
+async def call_local(
+    ref: ActivityRef[InputT, OutputT],
+    arg: InputT,
+    options: workflow.LocalActivityConfig,
+    *,
+    summary: str | None = None,
+) -> OutputT:
+    """As `call`, as a local activity: run by the workflow's own worker inside the
+    workflow task that asked for it, recorded as one marker event. No activity task goes
+    through the server and the workflow goes on in the same workflow task, so a short
+    effect costs its own work and nothing else. Only for quick, idempotent work: a
+    worker that dies before the workflow task completes runs it again on replay."""
+    config = options.copy()
+    if summary is not None:
+        config["summary"] = summary
+    result = await workflow.execute_local_activity(ref.name, arg, result_type=ref.output, **config)
+    return cast(OutputT, result)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from temporalio import workflow
 
-from workflows.calls import call
+from workflows.calls import call, call_local
 from workflows.recording import record
 from workflows.state import TaskRun
+from workflows.versions import local_effects
 
 with workflow.unsafe.imports_passed_through():
     from council.models import Decision, Stage
@@ -23,22 +24,22 @@ async def judge(
     """The four judges on the plan (no execution) or on an iteration's result, with the
     policy and waivers snapshotted at validation; their decision is recorded."""
     assert run.validation is not None
-    out = await call(
-        JUDGE,
-        JudgeInput(
-            task_id=run.task_id,
-            stage=stage,
-            iteration=run.iteration,
-            spec=run.spec.model_copy(update={"risk_tier": run.risk_tier}),
-            policy=run.validation.policy,
-            waivers=run.validation.waivers,
-            execution=execution,
-            now=workflow.now(),
-            can_refine=can_refine,
-        ),
-        opts.JUDGING,
-        summary=f"council on the {stage}, iteration {run.iteration}",
+    inp = JudgeInput(
+        task_id=run.task_id,
+        stage=stage,
+        iteration=run.iteration,
+        spec=run.spec.model_copy(update={"risk_tier": run.risk_tier}),
+        policy=run.validation.policy,
+        waivers=run.validation.waivers,
+        execution=execution,
+        now=workflow.now(),
+        can_refine=can_refine,
     )
+    summary = f"council on the {stage}, iteration {run.iteration}"
+    if local_effects():
+        out = await call_local(JUDGE, inp, opts.JUDGING_LOCAL, summary=summary)
+    else:
+        out = await call(JUDGE, inp, opts.JUDGING, summary=summary)
     run.verdicts = out.judgments
     run.decision = out.decision
     run.rounds.append(

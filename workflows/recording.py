@@ -7,13 +7,14 @@ from typing import Any
 
 from temporalio import workflow
 
-from workflows.calls import call
+from workflows.calls import call, call_local
 from workflows.state import TaskRun
+from workflows.versions import local_effects
 from workflows.visibility import show
 
 with workflow.unsafe.imports_passed_through():
     from council.models import Judgment, Stage
-    from domain.activities import RECORD
+    from domain.activities import RECORD, RECORD_ENTRY
     from domain.audit import ProjectionPatch, RecordInput
     from domain.phases import Phase
     from workflows import activity_options as opts
@@ -64,24 +65,26 @@ async def record(
     # The sequence number is taken before the first await, so concurrent records
     # (a signal handler and the main flow) never share one.
     run.seq += 1
-    await call(
-        RECORD,
-        RecordInput(
-            task_id=run.task_id,
-            seq=run.seq,
-            at=workflow.now(),
-            kind=kind,
-            phase=run.phase,
-            actor=actor,
-            action=action,
-            verdict=verdict,
-            approval_status=approval_status,
-            detail=detail or {},
-            projection=projection or ProjectionPatch(),
-            judgments=judgments or [],
-            stage=stage,
-            iteration=run.iteration,
-        ),
-        opts.QUICK,
-        summary=f"record {kind} {action} (#{run.seq})",
+    record_input = RecordInput(
+        task_id=run.task_id,
+        seq=run.seq,
+        at=workflow.now(),
+        kind=kind,
+        phase=run.phase,
+        actor=actor,
+        action=action,
+        verdict=verdict,
+        approval_status=approval_status,
+        detail=detail or {},
+        projection=projection or ProjectionPatch(),
+        judgments=judgments or [],
+        stage=stage,
+        iteration=run.iteration,
     )
+    summary = f"record {kind} {action} (#{run.seq})"
+    if local_effects():
+        # One marker event holding the record (the local activity's result).
+        await call_local(RECORD_ENTRY, record_input, opts.RECORDING, summary=summary)
+    else:
+        # Histories from before records were local activities replay as they ran.
+        await call(RECORD, record_input, opts.QUICK, summary=summary)

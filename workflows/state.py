@@ -7,6 +7,7 @@ deterministic code touches it.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 
 from temporalio import workflow
@@ -55,12 +56,24 @@ class TaskRun:
         self.execution: ExecutionSummary | None = None
         self.applied_commit: str | None = None
         self.last_error: str | None = None
+        # The last worktree's discard, when it runs beside the end of the task
+        # (phases/finish.py); awaited before the workflow returns.
+        self.discarding: asyncio.Task[None] | None = None
         # The sequence number of the last record written (recording.py).
         self.seq = 0
 
     @property
     def task_id(self) -> str:
         return self.inp.task_id
+
+    async def discarded(self) -> None:
+        """Wait for a discard still running beside the end of the task. The task's
+        outcome is settled by then: a cancellation arriving now does not change it."""
+        while self.discarding is not None and not self.discarding.done():
+            try:
+                await asyncio.shield(self.discarding)
+            except asyncio.CancelledError:
+                continue
 
     async def safe_point(self) -> None:
         """Where a pause takes effect between steps."""

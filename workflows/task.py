@@ -45,6 +45,7 @@ class TaskWorkflow(InterventionHandlers):
             await sign_provenance(self._run)
             raise
         await sign_provenance(self._run)
+        await self._run.discarded()
         return self._run.result()
 
     async def _govern(self) -> None:

@@ -13,22 +13,29 @@ converter of the client that fetched them, so it needs the codec's keys.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from temporalio.api.common.v1 import Payload
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import WorkflowHistory
 from temporalio.converter import DataConverter
 
 from agency.codec import CodecError
-from domain.activities import RECORD, RECORD_PROVENANCE
+from domain.activities import RECORD, RECORD_ENTRY, RECORD_PROVENANCE
 from domain.audit import RecordInput
 from domain.task import TaskInput
 
 PROVENANCE_ACTIVITY = RECORD_PROVENANCE.name
 RECORD_ACTIVITY = RECORD.name
 _SCHEDULED = EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+_MARKER = EventType.EVENT_TYPE_MARKER_RECORDED
+# The marker the SDK writes for a local activity's outcome: `data` (its type, id and
+# attempt, JSON written by the SDK itself) and `result` (the activity's result, through
+# the data converter and so the codec).
+LOCAL_ACTIVITY_MARKER = "core_local_activity"
 _STARTED = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED
 
 
@@ -73,7 +80,9 @@ class HistoryFacts:
     workflow_id: str
     run_id: str
     task: TaskInput
-    # The record activity inputs, in the order the workflow scheduled them.
+    # Every record the workflow wrote, in history order: a `record` activity's input
+    # (histories from before records were local activities) or a `record_entry` local
+    # activity's result.
     records: list[RecordInput]
 
 
@@ -93,17 +102,37 @@ async def facts(
         raise HistoryError(f"the workflow input is not a task input: {err}") from None
     records: list[RecordInput] = []
     for event in events:
-        if event.event_type != _SCHEDULED:
-            continue
-        attrs = event.activity_task_scheduled_event_attributes
-        if attrs.activity_type.name != RECORD_ACTIVITY:
+        payloads = _record_payloads(event)
+        if payloads is None:
             continue
         try:
-            (rec,) = await converter.decode(list(attrs.input.payloads), [RecordInput])
+            (rec,) = await converter.decode(payloads, [RecordInput])
         except CodecError as err:
             raise HistoryError(f"event {event.event_id}: cannot be decrypted: {err}") from None
         except Exception as err:
-            raise HistoryError(f"event {event.event_id}: unreadable record input: {err}") from None
+            raise HistoryError(f"event {event.event_id}: unreadable record: {err}") from None
         records.append(rec)
     run_id = started.original_execution_run_id or history.run_id
     return HistoryFacts(workflow_id=history.workflow_id, run_id=run_id, task=task, records=records)
+
+
+def _record_payloads(event: HistoryEvent) -> list[Payload] | None:
+    """The encoded record an event holds, if it is one: a scheduled `record` activity's
+    input, or a completed `record_entry` local activity's result."""
+    if event.event_type == _SCHEDULED:
+        scheduled = event.activity_task_scheduled_event_attributes
+        if scheduled.activity_type.name == RECORD_ACTIVITY:
+            return list(scheduled.input.payloads)
+        return None
+    if event.event_type != _MARKER:
+        return None
+    marker = event.marker_recorded_event_attributes
+    if marker.marker_name != LOCAL_ACTIVITY_MARKER or "result" not in marker.details:
+        return None  # another marker (a patch), or a local activity that failed
+    try:
+        data = json.loads(marker.details["data"].payloads[0].data)
+    except (IndexError, ValueError) as err:
+        raise HistoryError(f"event {event.event_id}: unreadable local activity marker") from err
+    if not isinstance(data, dict) or data.get("activity_type") != RECORD_ENTRY.name:
+        return None
+    return list(marker.details["result"].payloads)

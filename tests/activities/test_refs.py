@@ -22,6 +22,7 @@ NAMES = {
     "validate_task",
     "judge",
     "record",
+    "record_entry",
     "record_provenance",
     "draft_patch",
     "claim_executor",

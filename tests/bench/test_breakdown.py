@@ -80,3 +80,21 @@ def test_history_stats_split_queue_waits_work_and_time_outside_activities() -> N
     rows = by_type_table([s, s])
     assert [r[0] for r in rows] == ["execute", "record"]  # costliest first
     assert rows[1][1:] == pytest.approx((2.0, 0.010, 0.060))
+
+
+def test_workflow_tasks_are_summed_and_the_first_one_is_reported_apart() -> None:
+    wfts = [
+        # listed out of order: the first is the one scheduled first, not listed first
+        ActivitySpan("workflow task", at(300), at(302), at(310)),
+        ActivitySpan("workflow task", at(0), at(5), at(45)),
+    ]
+    s = history_stats(
+        30, [], started=at(0), closed=at(400), workflow_tasks=wfts, local_activities=4
+    )
+    assert (s.workflow_tasks, s.local_activities) == (2, 4)
+    assert s.wft_queued == pytest.approx(0.007)
+    assert s.wft_working == pytest.approx(0.048)
+    assert s.first_wft_working == pytest.approx(0.040)
+    table = dict((name, (p50, p95)) for name, p50, p95 in history_table([s]))
+    assert table["local activities per task"] == (4, 4)
+    assert table["first workflow task: started → completed (s)"] == pytest.approx((0.04, 0.04))

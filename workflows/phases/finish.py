@@ -12,6 +12,7 @@ from workflows.calls import call
 from workflows.hosts import discard_quietly
 from workflows.recording import enter
 from workflows.state import TaskRun
+from workflows.versions import local_effects
 
 with workflow.unsafe.imports_passed_through():
     from domain.activities import RECORD_PROVENANCE, ProvenanceInput
@@ -33,7 +34,13 @@ async def finish(run: TaskRun, phase: Phase, error: str | None) -> None:
     run.last_error = error
     run.pending_action = None
     if run.execution is not None:
-        await discard_quietly(run, run.execution.run_id, run.execution.host_queue)
+        discard = discard_quietly(run, run.execution.run_id, run.execution.host_queue)
+        if local_effects():
+            # Nothing in the trail depends on the worktree: it goes while the terminal
+            # phase and the provenance record are written (TaskRun.discarded).
+            run.discarding = asyncio.create_task(discard)
+        else:
+            await discard
     await enter(
         run,
         phase,

@@ -68,25 +68,10 @@ async def create(
     except SourceError as exc:
         raise WorkspaceError(str(exc)) from exc
     repo_dir = str(src.path)
-    if base_commit:
-        if not await has_commit(src.path, base_commit):
-            raise WorkspaceError(f"base commit {base_commit} is not in repository {repo!r}")
-        commit = base_commit
-    else:
-        out = await git(
-            "-C",
-            repo_dir,
-            "rev-parse",
-            "--verify",
-            "--quiet",
-            "--end-of-options",
-            f"{base_ref}^{{commit}}",
-            check=False,
-        )
-        if out.returncode != 0:
-            raise WorkspaceError(f"base ref {base_ref!r} does not name a commit in {repo!r}")
-        commit = out.text
-    target = await _default_target(repo_dir, base_ref)
+    # Independent reads, at once: each git is mostly its own start-up.
+    commit, target = await asyncio.gather(
+        _base_commit(src, repo, base_ref, base_commit), _default_target(repo_dir, base_ref)
+    )
     worktree = layout.worktree(run_id)
     if worktree.exists():
         # Left over from a crash before the run record said so: start clean.
@@ -94,7 +79,7 @@ async def create(
     worktree.parent.mkdir(parents=True, exist_ok=True)
     try:
         await git("-C", repo_dir, "worktree", "add", "--detach", "--quiet", str(worktree), commit)
-        git_dir = (await git("-C", str(worktree), "rev-parse", "--absolute-git-dir")).text
+        git_dir = await _worktree_git_dir(worktree)
     except GitError as exc:
         raise WorkspaceError(f"cannot make a worktree of {repo!r}: {exc.stderr}") from exc
     return WorkspaceInfo(
@@ -105,6 +90,38 @@ async def create(
         base_commit=commit,
         default_target=target,
     )
+
+
+async def _base_commit(src: Source, repo: str, base_ref: str, base_commit: str | None) -> str:
+    """The commit the run starts from: the pinned one (which must be there), else the
+    commit `base_ref` names now."""
+    if base_commit:
+        if not await has_commit(src.path, base_commit):
+            raise WorkspaceError(f"base commit {base_commit} is not in repository {repo!r}")
+        return base_commit
+    out = await git(
+        "-C",
+        str(src.path),
+        "rev-parse",
+        "--verify",
+        "--quiet",
+        "--end-of-options",
+        f"{base_ref}^{{commit}}",
+        check=False,
+    )
+    if out.returncode != 0:
+        raise WorkspaceError(f"base ref {base_ref!r} does not name a commit in {repo!r}")
+    return out.text
+
+
+async def _worktree_git_dir(worktree: Path) -> str:
+    """The worktree's git dir, from the `.git` file git has just written (no agent has
+    run in it yet); asked of git when the file is not in the form git writes."""
+    text = await asyncio.to_thread((worktree / ".git").read_text)
+    if text.startswith("gitdir: ") and text.count("\n") == 1:
+        path = Path(text.removeprefix("gitdir: ").strip())
+        return str(path if path.is_absolute() else (worktree / path).resolve())
+    return (await git("-C", str(worktree), "rev-parse", "--absolute-git-dir")).text
 
 
 async def _default_target(repo_dir: str, base_ref: str) -> str | None:
@@ -156,14 +173,15 @@ async def collect(info: WorkspaceInfo, layout: Layout, run_id: str) -> Collected
         }
         # .gitignore (and info/exclude) are honoured: ignored files are not part of a change.
         await git(*g, "add", "--all", "--", ".", cwd=Path(info.worktree), env=env)
-        raw = parse_raw((await git(*g, *diff, "--raw", "-z", base, env=env)).stdout)
-        numstat = parse_numstat((await git(*g, *diff, "--numstat", "-z", base, env=env)).stdout)
-        text = (
-            await git(
-                *g, *diff, "--binary", "--src-prefix=a/", "--dst-prefix=b/", base, "--", env=env
-            )
-        ).stdout
-        tree = (await git(*g, "write-tree", env=env)).text
+        # Four readers of the staged index, at once: each git is mostly its own start-up.
+        raw_out, numstat_out, text_out, tree_out = await asyncio.gather(
+            git(*g, *diff, "--raw", "-z", base, env=env),
+            git(*g, *diff, "--numstat", "-z", base, env=env),
+            git(*g, *diff, "--binary", "--src-prefix=a/", "--dst-prefix=b/", base, "--", env=env),
+            git(*g, "write-tree", env=env),
+        )
+        raw, numstat = parse_raw(raw_out.stdout), parse_numstat(numstat_out.stdout)
+        text, tree = text_out.stdout, tree_out.text
     except GitError as exc:
         raise WorkspaceError(f"cannot read the change: {exc.stderr}") from exc
     return Collected(

@@ -9,6 +9,7 @@ import pytest
 
 from agency.provenance.file_keystore import FileKeystore
 from agency.provenance.gitrepo import (
+    IDENTITY,
     ProvenanceRepo,
     ProvenanceRepoError,
     RecordCommit,
@@ -46,6 +47,8 @@ def test_a_record_is_one_commit_with_its_trailers(tmp_path: Path, key: PublicKey
     g = git.Repo(tmp_path / "prov")
     head = g.head.commit
     assert head.hexsha == sha and g.active_branch.name == "main"
+    assert (head.author.email, head.committer.email) == (IDENTITY.email, IDENTITY.email)
+    assert not g.is_dirty(untracked_files=True)
     assert trailers(head) == {
         "Agency-Task": ["t-1"],
         "Agency-Verdict": ["completed"],
@@ -64,8 +67,11 @@ def test_the_key_files_are_committed_once(tmp_path: Path, key: PublicKeyInfo) ->
     repo = ProvenanceRepo(tmp_path / "prov")
     repo.commit_record(commit("t-1", key), key)
     second = repo.commit_record(commit("t-2", key), key)
-    files = git.Repo(tmp_path / "prov").git.show("--name-only", "--format=", second).split()
+    g = git.Repo(tmp_path / "prov")
+    files = g.git.show("--name-only", "--format=", second).split()
     assert files == ["tasks/t-2.jws"]
+    # Each record's commit has the one before as its parent: the branch is a chain.
+    assert len(list(g.iter_commits())) == 2 and g.head.commit.parents[0].parents == ()
 
 
 def test_concurrent_records_are_all_committed(tmp_path: Path, key: PublicKeyInfo) -> None:

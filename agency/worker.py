@@ -8,15 +8,18 @@ activities of the workflow worker meet: neither package imports the other.
 from __future__ import annotations
 
 import asyncio
+import compileall
 import logging
 import signal
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+import workflows
 from activities import build_activities
 from agency.alerts.schedule import ensure_alert_schedule
 from agency.codec import CodecConfigError
@@ -30,6 +33,20 @@ from workflows.alerts import AlertsEvaluationWorkflow
 from workflows.task import TaskWorkflow
 
 log = logging.getLogger("agency.worker")
+WORKFLOW_SOURCES = Path(workflows.__file__).parent
+
+
+def cache_workflow_bytecode() -> None:
+    """Write the workflow modules' bytecode caches if they are missing.
+
+    The workflow sandbox imports the workflow's modules afresh for every workflow run it
+    starts. Without a cached .pyc (PYTHONDONTWRITEBYTECODE set, as in many containers and
+    CI machines) each import compiles the source again: 35-140 ms of CPU per task on a
+    2-core machine. compileall writes the caches whatever that setting says; where the
+    directory is read-only it writes nothing and the worker runs as before."""
+    if not compileall.compile_dir(WORKFLOW_SOURCES, quiet=2):
+        log.warning("no bytecode cache for %s: tasks start slower", WORKFLOW_SOURCES)
+
 
 # Settings that cannot work: restarting would not help (EX_CONFIG, as the executor's).
 EXIT_CONFIG = 78
@@ -40,6 +57,7 @@ async def running_worker(
     client: Client, settings: Settings, task_queue: str | None = None
 ) -> AsyncIterator[Worker]:
     """A worker for the task workflow, running until the context exits."""
+    await asyncio.to_thread(cache_workflow_bytecode)
     engine = make_engine(settings.effective_database_url)
     try:
         worker = Worker(

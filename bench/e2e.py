@@ -55,6 +55,7 @@ from bench.breakdown import (
     phase_durations,
     phase_table,
 )
+from bench.cpu import CpuTimes, child_pids, cpu_times
 from bench.raw_workflow import RawWorkflow, bench_noop
 from council.validation import parse_task_spec
 from domain import search_attributes
@@ -187,6 +188,19 @@ def print_breakdown(
             print(f"| {name} | {n:.1f} | {q * 1000:.0f} | {w * 1000:.0f} |")
 
 
+def print_cpu(cpu: list[tuple[str, CpuTimes]], tasks: int) -> None:
+    """CPU per task over the sequential pass: what contention does not inflate."""
+    print("\nCPU per task, sequential pass (ms)\n")
+    print(
+        "| workload | this process (workers, client) | its children (git, sandbox, agent)"
+        " | Temporal dev server | total |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for name, t in cpu:
+        cells = [t.own, t.children, t.others, t.total]
+        print(f"| {name} | " + " | ".join(f"{c / tasks * 1000:.0f}" for c in cells) + " |")
+
+
 async def main(tasks: int, concurrency: int) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="agency-bench-"))
     settings = Settings(
@@ -281,6 +295,8 @@ async def main(tasks: int, concurrency: int) -> None:
 
             await governed(0)  # warm-up: imports, first worktree, connection pools
             await raw(0)
+            server = child_pids("temporal")
+            cpu: list[tuple[str, CpuTimes]] = []
             rows = []
             passes: list[tuple[str, list[str]]] = []
             for name, factory in (
@@ -288,7 +304,9 @@ async def main(tasks: int, concurrency: int) -> None:
                 ("raw one-activity workflow", raw),
             ):
                 ran.clear()
+                before = cpu_times(server)
                 seq, _ = await timed(factory, tasks, 1)
+                cpu.append((name, cpu_times(server) - before))
                 if factory is governed:
                     passes.append(("sequential", list(ran)))
                     ran.clear()
@@ -308,6 +326,7 @@ async def main(tasks: int, concurrency: int) -> None:
             print("| --- | ---: | ---: | ---: |")
             for name, p50, p95, tput in rows:
                 print(f"| {name} | {p50:.0f} | {p95:.0f} | {tput:.2f} |")
+            print_cpu(cpu, tasks)
             print_breakdown(
                 [
                     (label, [await task_breakdown(client, sessions, t) for t in ids])

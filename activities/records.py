@@ -6,7 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from activities.defn import implements
-from agency.db.records import apply_record
+from agency.db.records import apply_record, stored_record_at
 from agency.metrics.task_records import observe_record
 from domain.activities import RECORD, RECORD_ENTRY
 from domain.audit import RecordInput
@@ -22,16 +22,27 @@ class RecordActivities:
 
     @implements(RECORD_ENTRY)
     async def record_entry(self, inp: RecordInput) -> RecordInput:
-        await self._write(inp)
-        return inp
+        """Write the record; its result (what the history keeps) is the record as stored.
 
-    async def _write(self, inp: RecordInput) -> None:
+        A local activity runs again when the workflow task that ran it did not complete
+        (its worker died or froze): the workflow code runs again from the history, in a
+        new workflow task, and the record it makes again carries that task's time. The
+        first write is the one stored, so the history gets the stored time, and the trail
+        provenance reads from the history is the database's."""
+        if await self._write(inp):
+            return inp
+        async with self._sessions() as session:
+            at = await stored_record_at(session, inp.task_id, inp.seq)
+        return inp if at is None else inp.model_copy(update={"at": at})
+
+    async def _write(self, inp: RecordInput) -> bool:
+        """Store the record; False when (task, seq) was stored already."""
         async with self._sessions() as session:
             stored = await apply_record(session, inp)
         if not stored:
             # A retry of a write that already landed: (task, seq) is stored once.
             activity.logger.info("record %s#%d already stored", inp.task_id, inp.seq)
-            return
+            return False
         # Metrics count the attempt that stored the record, so never twice
         # (agency.metrics.task_records). They must not fail the write that already landed.
         try:
@@ -39,3 +50,4 @@ class RecordActivities:
                 await observe_record(session, inp)
         except Exception as err:  # a metric lost is better than a record retried
             activity.logger.warning("metrics of record %s#%d: %s", inp.task_id, inp.seq, err)
+        return True

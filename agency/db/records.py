@@ -9,7 +9,7 @@ use one short-lived session per unit of work.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -163,6 +163,16 @@ def _event_data(
 async def _record_exists(session: AsyncSession, task_id: str, seq: int) -> bool:
     stmt = select(exists().where(TaskEvent.task_id == task_id, TaskEvent.seq == seq))
     return bool(await session.scalar(stmt))
+
+
+async def stored_record_at(session: AsyncSession, task_id: str, seq: int) -> datetime | None:
+    """When the stored record (task_id, seq) says it happened (UTC), if it is stored."""
+    at = await session.scalar(
+        select(TaskEvent.at).where(TaskEvent.task_id == task_id, TaskEvent.seq == seq)
+    )
+    if at is not None and at.tzinfo is None:  # SQLite drops the zone; we store UTC
+        at = at.replace(tzinfo=UTC)
+    return at
 
 
 async def _task_exists(session: AsyncSession, task_id: str) -> bool:

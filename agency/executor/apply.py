@@ -15,14 +15,13 @@ makes the same commit id on every host.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from agency.executor.gitcli import GitError, git
 from agency.executor.source import Source
-from agency.executor.workspace import remove_tree
+from agency.executor.worktrees import add_worktree, remove_worktree
 
 _ZERO = "0" * 40
 _ATTEMPTS = 4
@@ -150,9 +149,7 @@ async def _ensure_tree(plan: ApplyPlan) -> None:
     scratch = plan.scratch
     await _drop_scratch(repo, scratch)
     try:
-        await git(
-            "-C", repo, "worktree", "add", "--detach", "--quiet", str(scratch), plan.base_commit
-        )
+        await add_worktree(repo, scratch, plan.base_commit)
         out = await git(
             "-C", str(scratch), "apply", "--binary", "--index", "-", stdin=diff, check=False
         )
@@ -205,7 +202,7 @@ async def _cherry_pick(
     scratch = plan.scratch
     await _drop_scratch(repo, scratch)
     try:
-        await git("-C", repo, "worktree", "add", "--detach", "--quiet", str(scratch), tip)
+        await add_worktree(repo, scratch, tip)
         out = await git("-C", str(scratch), "cherry-pick", commit, env=env, check=False)
         if out.returncode != 0:
             conflicted = await git(
@@ -226,9 +223,7 @@ async def _cherry_pick(
 
 
 async def _drop_scratch(repo: str, scratch: Path) -> None:
-    await git("-C", repo, "worktree", "remove", "--force", "--force", str(scratch), check=False)
-    await asyncio.to_thread(remove_tree, scratch)
-    await git("-C", repo, "worktree", "prune", check=False)
+    await remove_worktree(repo, scratch)
 
 
 async def _move(plan: ApplyPlan, target: str, new: str, tip: str | None) -> bool:

@@ -37,6 +37,7 @@ from agency.executor.schemas import (
 from agency.executor.secrets import MissingSecrets
 from agency.executor.secrets import resolve as resolve_secrets
 from agency.executor.source import SourceCache
+from agency.executor.worktrees import remove_tree
 from agency.redaction import Redactor
 from agency.settings import Settings
 from council.models import GateResult
@@ -82,7 +83,7 @@ class HostRuns:
         removed: list[str] = []
         for directory in self._layout.ephemeral:
             for entry in sorted(directory.iterdir()):
-                await asyncio.to_thread(workspace.remove_tree, entry)
+                await asyncio.to_thread(remove_tree, entry)
                 if directory == self._layout.workspaces:
                     removed.append(entry.name)
         return removed
@@ -331,7 +332,7 @@ class HostRuns:
             run.proc.kill()
         await self._discard_worktree(run)
         for leftover in (self._layout.run_logs(run_id), self._layout.run_objects(run_id)):
-            await asyncio.to_thread(workspace.remove_tree, leftover)
+            await asyncio.to_thread(remove_tree, leftover)
 
     async def _discard_worktree(self, run: Run) -> None:
         if run.info is not None:
@@ -339,7 +340,7 @@ class HostRuns:
             run.info = None
         else:
             # Canceled while the worktree was being made: remove whatever got that far.
-            await asyncio.to_thread(workspace.remove_tree, self._layout.worktree(run.status.run_id))
+            await asyncio.to_thread(remove_tree, self._layout.worktree(run.status.run_id))
 
     # ------------------------------------------------------------------ helpers
     def _get(self, run_id: str) -> Run:

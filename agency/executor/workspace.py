@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
-import shutil
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +19,7 @@ from agency.executor.changes import unsafe_entries as find_unsafe
 from agency.executor.gitcli import GitError, git
 from agency.executor.layout import Layout
 from agency.executor.source import Source, SourceCache, SourceError, has_commit
+from agency.executor.worktrees import add_worktree, remove_worktree
 
 
 class WorkspaceError(RuntimeError):
@@ -75,10 +73,10 @@ async def create(
     worktree = layout.worktree(run_id)
     if worktree.exists():
         # Left over from a crash before the run record said so: start clean.
-        await _remove_worktree(repo_dir, worktree)
+        await remove_worktree(repo_dir, worktree)
     worktree.parent.mkdir(parents=True, exist_ok=True)
     try:
-        await git("-C", repo_dir, "worktree", "add", "--detach", "--quiet", str(worktree), commit)
+        await add_worktree(repo_dir, worktree, commit)
         git_dir = await _worktree_git_dir(worktree)
     except GitError as exc:
         raise WorkspaceError(f"cannot make a worktree of {repo!r}: {exc.stderr}") from exc
@@ -194,32 +192,4 @@ async def collect(info: WorkspaceInfo, layout: Layout, run_id: str) -> Collected
 
 
 async def discard(info: WorkspaceInfo) -> None:
-    await _remove_worktree(info.source, Path(info.worktree))
-
-
-async def _remove_worktree(repo_dir: str, worktree: Path) -> None:
-    # git refuses (harmlessly, check=False) when the repository itself is gone; whatever
-    # it could not remove goes by hand, and prune forgets the worktree's metadata.
-    await git(
-        "-C", repo_dir, "worktree", "remove", "--force", "--force", str(worktree), check=False
-    )
-    await asyncio.to_thread(remove_tree, worktree)
-    await git("-C", repo_dir, "worktree", "prune", check=False)
-
-
-def remove_tree(path: Path) -> None:
-    """rmtree that also removes what an agent made unreadable or unwritable (chmod 0500)."""
-    if not path.exists() and not path.is_symlink():
-        return
-    if path.is_symlink() or path.is_file():
-        path.unlink()
-        return
-    owner_rwx = stat.S_IRWXU
-    os.chmod(path, os.stat(path).st_mode | owner_rwx)
-    # Top-down: each directory is opened up before os.walk descends into it.
-    for root, dirs, _files in os.walk(path):
-        for d in dirs:
-            p = os.path.join(root, d)
-            if not os.path.islink(p):
-                os.chmod(p, os.stat(p).st_mode | owner_rwx)
-    shutil.rmtree(path)
+    await remove_worktree(info.source, Path(info.worktree))

@@ -22,7 +22,7 @@ import pytest
 
 from agency.executor.host import HostRuns, RunNotFound
 from agency.executor.sandbox import SandboxUnavailable
-from agency.executor.workspace import remove_tree
+from agency.executor.worktrees import remove_tree
 from tests.agency.executor.conftest import (
     PY,
     MakeHost,

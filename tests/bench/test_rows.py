@@ -10,9 +10,12 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from sqlalchemy import inspect
 
+from agency.db.engine import make_engine
 from agency.db.migrate import upgrade_database
 from bench import rows
+from bench import task_rows as task_rows_module
 from bench.explain import scans
 from bench.procs import fresh_postgres
 from bench.task_rows import NON_TERMINAL, now_utc, task_rows
@@ -43,16 +46,33 @@ def test_scans_tells_a_table_scan_from_an_index_walk() -> None:
     assert scans("Index Scan Backward using ix\n  Rows Removed by Filter: 500001")
 
 
+async def task_indexes(url: str) -> set[str]:
+    engine = make_engine(url)
+    try:
+        async with engine.connect() as connection:
+            found = await connection.run_sync(lambda c: inspect(c).get_indexes("tasks"))
+    finally:
+        await engine.dispose()
+    return {index["name"] for index in found}
+
+
 @pytest.mark.parametrize("kind", ["postgresql", "sqlite"])
-async def test_seeding_grows_the_table_to_each_size(kind: str) -> None:
+async def test_seeding_grows_the_table_to_each_size(
+    kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The second load is "large": its indexes are dropped and built again after it.
+    monkeypatch.setattr(task_rows_module, "REBUILD_INDEXES_FROM", 150)
     with tempfile.TemporaryDirectory() as tmp:
         async with rows.database(kind, rows.DEFAULT_ADMIN_URL, Path(tmp)) as url:
             await asyncio.to_thread(upgrade_database, url)
+            indexes = await task_indexes(url)
+            assert "ix_tasks_tenant_created_at" in indexes
             now = now_utc()
-            await rows.seed(url, 0, 200, now)
-            assert await rows.count_tasks(url) == 200
-            await rows.seed(url, 200, 150, now)
+            await rows.seed(url, 0, 100, now)
+            assert await rows.count_tasks(url) == 100
+            await rows.seed(url, 100, 250, now)
             assert await rows.count_tasks(url) == 350
+            assert await task_indexes(url) == indexes
             # The row half-way down is the 175th newest: its cursor starts the next page.
             task_id, cursor = await rows.task_at(url, 175)
             assert cursor.endswith(f".{task_id}")

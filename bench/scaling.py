@@ -117,46 +117,66 @@ def governed_task(
     client: Client,
     sessions: async_sessionmaker[AsyncSession],
     settings: Settings,
-    spec: TaskSpec,
+    specs: asyncio.Queue[TaskSpec],
 ) -> Callable[[int], Awaitable[None]]:
     """A function that runs one governed task to its end as the API would start it: its
-    row first, then its workflow (bench.e2e does the same in-process)."""
+    row first, then its workflow (bench.e2e does the same in-process).
+
+    Each task in flight has a repository of its own, taken from `specs` (one spec per
+    repository): concurrent `git worktree add` and `prune` on one repository race (git
+    reads another run's half-made worktree entry and fails the task: "failed to read
+    .git/worktrees/<id>/commondir"), which is a bug of the executor's to fix, not a cost
+    of scale to measure."""
 
     async def run(_: int) -> None:
-        task_id = str(uuid.uuid4())
-        async with sessions() as session:
-            await records.insert_task(
-                session,
-                task_id=task_id,
-                caws_id=spec.id,
-                title=spec.title,
-                risk_tier=3,
-                mode="chore",
-                execution_mode="auto",
-                max_iterations=1,
-                workflow_id=f"task-{task_id}",
-                spec={},
-                submitted_by="bench",
-                tenant="default",
-            )
-            await session.commit()
-        result = await client.execute_workflow(
-            WORKFLOW_NAME,
-            TaskInput(
-                task_id=task_id,
-                spec=spec,
-                submitted_by="bench",
-                executors=ExecutorOptions(task_queue=settings.executor_task_queue),
-            ),
-            id=f"task-{task_id}",
-            task_queue=settings.task_queue,
-            result_type=TaskResult,
-            execution_timeout=timedelta(seconds=TASK_TIMEOUT_S),
-        )
-        if result.phase != "completed":
-            raise RuntimeError(f"bench task ended {result.phase}: {result.error}")
+        spec = await specs.get()
+        try:
+            await _run_one(client, sessions, settings, spec)
+        finally:
+            specs.put_nowait(spec)
 
     return run
+
+
+async def _run_one(
+    client: Client,
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    spec: TaskSpec,
+) -> None:
+    """One task: its row, then its workflow to the end; anything but completed fails."""
+    task_id = str(uuid.uuid4())
+    async with sessions() as session:
+        await records.insert_task(
+            session,
+            task_id=task_id,
+            caws_id=spec.id,
+            title=spec.title,
+            risk_tier=3,
+            mode="chore",
+            execution_mode="auto",
+            max_iterations=1,
+            workflow_id=f"task-{task_id}",
+            spec={},
+            submitted_by="bench",
+            tenant="default",
+        )
+        await session.commit()
+    result = await client.execute_workflow(
+        WORKFLOW_NAME,
+        TaskInput(
+            task_id=task_id,
+            spec=spec,
+            submitted_by="bench",
+            executors=ExecutorOptions(task_queue=settings.executor_task_queue),
+        ),
+        id=f"task-{task_id}",
+        task_queue=settings.task_queue,
+        result_type=TaskResult,
+        execution_timeout=timedelta(seconds=TASK_TIMEOUT_S),
+    )
+    if result.phase != "completed":
+        raise RuntimeError(f"bench task ended {result.phase}: {result.error}")
 
 
 @dataclass
@@ -264,13 +284,14 @@ async def run_passes(
 ) -> tuple[list[Pass], Pass]:
     """A pass per worker count, then the raw workflow on the same server."""
     s = rig.settings
-    repo = make_repo(rig.root / "repo")
-    spec = noop_spec(repo)
+    specs: asyncio.Queue[TaskSpec] = asyncio.Queue()
+    for i in range(max(concurrency, 2 * max(worker_counts, default=1))):
+        specs.put_nowait(noop_spec(make_repo(rig.root / f"repo-{i}")))
     client = await connect(s, "bench")
     engine = make_engine(s.effective_database_url)
     passes: list[Pass] = []
     try:
-        governed = governed_task(client, session_maker(engine), s, spec)
+        governed = governed_task(client, session_maker(engine), s, specs)
         for count in worker_counts:
             pool = await asyncio.to_thread(rig.start_pool, count)
             try:

@@ -90,15 +90,18 @@ def explain_sqlite(url: str, statement: Executable, params: dict[str, Any]) -> s
 # to the table, not to the page (a page of 50 at a 6% filter discards about 800).
 MANY_FILTERED = 10_000
 _REMOVED = re.compile(r"Rows Removed by Filter: (\d+)")
+_ACTUAL = re.compile(r"actual time=[0-9.]+\.\.[0-9.]+ rows=(\d+) loops=(\d+)")
 
 
 def scans(plan: str) -> bool:
     """Whether the plan reads rows in proportion to the table instead of stopping at the
-    page's end: a sequential scan, a sort of every matching row (SQLite), or an index walk
-    that filters out MANY_FILTERED rows or more (PostgreSQL's EXPLAIN ANALYZE counts)."""
+    page's end: a sequential scan, a sort of every matching row (SQLite), or, by
+    PostgreSQL's EXPLAIN ANALYZE counts, a step that handles or filters out MANY_FILTERED
+    rows or more (an index-only count of every row is still a read of every row)."""
     lines = [line.strip() for line in plan.splitlines()]
     removed = sum(int(m.group(1)) for m in _REMOVED.finditer(plan))
-    return removed >= MANY_FILTERED or any(
+    handled = max((int(m.group(1)) * int(m.group(2)) for m in _ACTUAL.finditer(plan)), default=0)
+    return max(removed, handled) >= MANY_FILTERED or any(
         "Seq Scan on tasks" in line
         or line == "SCAN tasks"
         or line.startswith("USE TEMP B-TREE FOR ORDER BY")

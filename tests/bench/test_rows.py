@@ -44,6 +44,8 @@ def test_scans_tells_a_table_scan_from_an_index_walk() -> None:
     assert not scans("SCAN tasks USING INDEX ix_tasks_tenant_created_at")
     assert not scans("Index Scan Backward using ix\n  Rows Removed by Filter: 908")
     assert scans("Index Scan Backward using ix\n  Rows Removed by Filter: 500001")
+    assert scans("Index Only Scan using ix  (actual time=0.1..194.1 rows=333333 loops=3)")
+    assert not scans("Index Scan using ix  (actual time=0.1..0.2 rows=140 loops=1)")
 
 
 async def task_indexes(url: str) -> set[str]:

@@ -46,6 +46,7 @@ from agency.db.engine import make_engine, session_maker
 from agency.db.migrate import upgrade_database
 from agency.db.models import Task
 from agency.db.reads import make_reader
+from agency.stack import stop_signals
 from api.kpis import task_figures
 from bench.api import wait_ready
 from bench.explain import Recorder, explain_postgres, explain_sqlite, scans
@@ -327,16 +328,18 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     started = time.monotonic()
-    run = asyncio.run(
-        bench(
-            args.database,
-            sizes,
-            args.clients,
-            args.seconds,
-            args.admin_url,
-            explain=not args.no_explain,
+    # SIGTERM (say, from `timeout`) unwinds like Ctrl-C: the children and the database go.
+    with stop_signals():
+        run = asyncio.run(
+            bench(
+                args.database,
+                sizes,
+                args.clients,
+                args.seconds,
+                args.admin_url,
+                explain=not args.no_explain,
+            )
         )
-    )
     print(report(run))
     print(f"\n(run took {time.monotonic() - started:.0f} s)")
 

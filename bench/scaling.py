@@ -47,6 +47,7 @@ from agency.db.engine import make_engine, session_maker
 from agency.db.migrate import upgrade_database
 from agency.readiness import port_answers, task_queue_probe
 from agency.settings import Settings
+from agency.stack import stop_signals
 from agency.temporal_client import connect
 from bench.breakdown import percentile
 from bench.e2e import make_repo, timed
@@ -413,7 +414,9 @@ def main(argv: list[str] | None = None) -> None:
     counts = [int(n) for n in args.workers.split(",")]
     admin = args.admin_url if args.database == "postgresql" else None
     started = time.monotonic()
-    passes, anchor = asyncio.run(bench(counts, args.tasks, args.concurrency, admin))
+    # SIGTERM (say, from `timeout`) unwinds like Ctrl-C: the children and the database go.
+    with stop_signals():
+        passes, anchor = asyncio.run(bench(counts, args.tasks, args.concurrency, admin))
     print(report(passes, anchor, args.concurrency))
     print(f"\n(run took {time.monotonic() - started:.0f} s)")
 

@@ -49,7 +49,14 @@ from agency.db.reads import make_reader
 from agency.stack import stop_signals
 from api.kpis import task_figures
 from bench.api import wait_ready
-from bench.explain import Recorder, explain_postgres, explain_sqlite, scans
+from bench.explain import (
+    Recorder,
+    explain_postgres,
+    explain_sqlite,
+    scans,
+    time_postgres,
+    time_sqlite,
+)
 from bench.load import Result, build_request, run_load
 from bench.procs import (
     DEFAULT_ADMIN_URL,
@@ -63,6 +70,7 @@ from bench.task_rows import TENANT, now_utc, seed_postgres, seed_sqlite
 
 SIZES = (10_000, 100_000, 1_000_000)
 KPI_RUNS = 20
+QUERY_RUNS = 5
 READY_TIMEOUT_S = 90.0
 
 
@@ -72,6 +80,8 @@ class SizeFigures:
     seed_s: float
     results: list[Result]
     kpi_query_ms: list[float]
+    # Each read's statements alone, by name: median ms over QUERY_RUNS (no cache of ours).
+    query_ms: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -228,7 +238,24 @@ async def measure_size(
     for name, path in cases:
         request = build_request("GET", path, auth)
         results.append(await run_load(name, port, request, 200, clients, seconds))
-    return SizeFigures(rows, seed_s, results, await kpi_queries_ms(url, KPI_RUNS))
+    return SizeFigures(
+        rows,
+        seed_s,
+        results,
+        await kpi_queries_ms(url, KPI_RUNS),
+        await query_times(url, task_id, cursor),
+    )
+
+
+async def query_times(url: str, task_id: str, cursor: str) -> dict[str, float]:
+    times = {}
+    for name, statement, params in await read_statements(task_id, cursor):
+        if url.startswith("sqlite"):
+            took = await asyncio.to_thread(time_sqlite, url, statement, params, QUERY_RUNS)
+        else:
+            took = await time_postgres(url, statement, params, QUERY_RUNS)
+        times[name] = statistics.median(took)
+    return times
 
 
 async def bench(
@@ -306,6 +333,9 @@ def report(run: Run) -> str:
         f"{statistics.median(s.kpi_query_ms):.1f} / {max(s.kpi_query_ms):.1f}" for s in run.sizes
     ]
     lines.append("| KPI queries uncached, in-process (p50 / max ms) | " + " | ".join(kpi) + " |")
+    for name in run.sizes[0].query_ms if run.sizes else []:
+        cells = [f"{s.query_ms.get(name, float('nan')):.2f}" for s in run.sizes]
+        lines.append(f"| query alone: {name} (median ms) | " + " | ".join(cells) + " |")
     seeds = [f"{s.seed_s:.1f} s" for s in run.sizes]
     lines.append("| seeding up to this size | " + " | ".join(seeds) + " |")
     if run.plans:

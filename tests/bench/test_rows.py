@@ -90,6 +90,7 @@ async def test_every_measured_request_is_answered(kind: str) -> None:
         assert result.requests > 0, result.name
         assert result.errors == 0, result.name
     assert len(run.sizes[0].kpi_query_ms) == rows.KPI_RUNS
+    assert set(run.sizes[0].query_ms) == {p.name for p in run.plans}
     assert {p.name for p in run.plans} >= {"first page", "deep page (cursor)"}
     assert all(p.plan for p in run.plans)
     assert "| GET /api/v1/tasks?limit=50 |" in rows.report(run)

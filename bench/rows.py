@@ -160,13 +160,14 @@ async def read_statements(task_id: str, cursor: str) -> list[tuple[str, Any, dic
     """The statements behind each measured endpoint, as the read path builds them."""
     named: list[tuple[str, Any, dict[str, Any]]] = []
 
-    async def capture(name: str, call: Any) -> None:
+    async def capture(names: str | list[str], call: Any) -> None:
+        """`names`: one per statement the call runs, in order."""
         recorder = Recorder()
         await call(recorder)
-        named.extend(
-            (f"{name} ({i + 1})" if len(recorder.statements) > 1 else name, s, p)
-            for i, (s, p) in enumerate(recorder.statements)
-        )
+        labels = [names] if isinstance(names, str) else names
+        # strict: a read that runs another number of statements must rename them here.
+        pairs = zip(labels, recorder.statements, strict=True)
+        named.extend((label, s, p) for label, (s, p) in pairs)
 
     await capture("task by id", lambda r: task_reads.read_task(r, task_id, tenant=TENANT))
     await capture("first page", lambda r: task_pages.list_tasks(r, tenant=TENANT, limit=50))
@@ -178,7 +179,10 @@ async def read_statements(task_id: str, cursor: str) -> list[tuple[str, Any, dic
         "deep page (cursor)",
         lambda r: task_pages.list_tasks(r, tenant=TENANT, limit=50, cursor=cursor),
     )
-    await capture("KPI queries", lambda r: task_figures(r, TENANT, now_utc()))
+    await capture(
+        ["KPI count by phase", "KPI finished in the last hour"],
+        lambda r: task_figures(r, TENANT, now_utc()),
+    )
     return named
 
 

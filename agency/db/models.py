@@ -39,6 +39,9 @@ class Task(SQLModel, table=True):
         Index("ix_tasks_risk_tier", "risk_tier"),
         Index("ix_tasks_execution_mode", "execution_mode"),
         Index("ix_tasks_caws_id", "caws_id"),
+        # The dashboard's KPIs (api.kpis): tasks by phase, and those finished lately.
+        Index("ix_tasks_tenant_phase", "tenant", "phase"),
+        Index("ix_tasks_tenant_updated_at", "tenant", "updated_at"),
     )
 
     id: str = Field(default_factory=new_task_id, primary_key=True, max_length=TASK_ID_LENGTH)

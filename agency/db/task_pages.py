@@ -95,6 +95,10 @@ def _page_statement(shape: tuple[tuple[str, bool], ...]) -> Select[Any]:
         conditions.append(Task.created_at < bindparam("created_before"))
     if "cursor" in names:
         at, last_id = bindparam("cursor_at"), bindparam("cursor_id")
+        # The redundant `created_at <= at` is the index range: the OR alone is a filter,
+        # which made a page half-way down a million tasks walk past 500,000 rows (1.2 s
+        # on PostgreSQL, 1.6 ms with the bound; bench.rows).
+        conditions.append(Task.created_at <= at)
         conditions.append(or_(Task.created_at < at, and_(Task.created_at == at, Task.id < last_id)))
     return (
         select(*TASK_ROW)

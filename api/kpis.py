@@ -102,11 +102,25 @@ class KpiSource:
         self._snapshots: dict[str, tuple[float, KpiSnapshot]] = {}
         self._executors: tuple[float, int, int] | None = None
         self._lock = asyncio.Lock()
+        self._computing: dict[str, asyncio.Lock] = {}
 
     async def snapshot(self, tenant: str) -> KpiSnapshot:
+        cached = self._fresh(tenant)
+        if cached is not None:
+            return cached
+        # One computation per tenant at a time: the requests that find the snapshot
+        # expired wait for the one computing it rather than each running the queries
+        # (at a million tasks the count by phase reads every row of the tenant's).
+        async with self._computing.setdefault(tenant, asyncio.Lock()):
+            return self._fresh(tenant) or await self._compute(tenant)
+
+    def _fresh(self, tenant: str) -> KpiSnapshot | None:
         cached = self._snapshots.get(tenant)
         if cached is not None and time.monotonic() - cached[0] < SNAPSHOT_TTL_S:
             return cached[1]
+        return None
+
+    async def _compute(self, tenant: str) -> KpiSnapshot:
         now = utcnow()
         figures = await task_figures(self._state.reader, tenant, now)
         active, total = await self._executor_counts()

@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from datetime import UTC, datetime
+from typing import cast
 
 from agency.cli.logs import parse_sse
-from api.kpis import percentile
+from api.kpis import KpiSnapshot, KpiSource, percentile
+from api.state import AppState
 from tests.api.conftest import ApiUnderTest
 from tests.api.test_tasks import finished, wait_task
 from tests.support.repos import task_spec
@@ -54,3 +57,26 @@ async def test_the_stream_sends_a_snapshot_every_second(api: ApiUnderTest) -> No
     assert len(snapshots) == 3
     assert 1.8 <= elapsed < 10
     assert all(s["tenant"] == "default" for s in snapshots)
+
+
+async def test_concurrent_requests_for_an_expired_snapshot_compute_it_once() -> None:
+    class Counting(KpiSource):
+        computed = 0
+
+        async def _compute(self, tenant: str) -> KpiSnapshot:
+            Counting.computed += 1
+            await asyncio.sleep(0.05)  # the queries take a while: others arrive meanwhile
+            snapshot = KpiSnapshot(
+                at=datetime.now(UTC), tenant=tenant, window_s=3600, tasks_by_phase={},
+                running=0, finished_in_window=0, throughput_per_min=0.0, success_rate=None,
+                p95_latency_s=None, active_executors=0, executors=0,
+            )  # fmt: skip
+            self._snapshots[tenant] = (time.monotonic(), snapshot)
+            return snapshot
+
+    source = Counting(cast(AppState, None))
+    got = await asyncio.gather(*(source.snapshot("default") for _ in range(20)))
+    assert Counting.computed == 1 and all(s is got[0] for s in got)
+    # Another tenant has its own snapshot.
+    await source.snapshot("other")
+    assert Counting.computed == 2

@@ -22,8 +22,10 @@ the repositories build, without the ORM:
   Connections are not pinged before use (a round trip per request); a read that meets
   a connection the server dropped is retried once on a fresh one, which is what the
   ping would have bought. Nothing is reused between reads here: PostgreSQL has no
-  cheap, synchronous "has anything changed" like SQLite's. (API keys are kept for up
-  to a second and dropped on notice, above the reader: agency.db.key_cache.)
+  cheap, synchronous "has anything changed" like SQLite's. Identical reads waiting for
+  a connection at the same time share one statement, sent after all of them arrived
+  (agency.db.read_flights: as fresh as a statement of each one's own). (API keys are
+  kept for up to a second and dropped on notice, above the reader: agency.db.key_cache.)
 
 Rows come back as SQLAlchemy `Row`s: attribute access by column name, with the columns'
 types applied (UTC datetimes, JSON), so code that reads a `Task` reads a row alike.

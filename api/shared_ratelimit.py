@@ -74,9 +74,9 @@ class PostgresRateLimiter:
             pool_size=pool_size,
             # A spend does not wait for its WAL record to reach the disk: the row lock is
             # held until the commit returns, so with the flush inside it every request of
-            # a key queued behind the previous one's fsync. What a crash can lose is the
-            # last few hundred milliseconds of spends: tokens handed back, never a
-            # request let through twice on a running server.
+            # a key queued behind the previous one's fsync. What a crash of the database
+            # can lose is the last few hundred milliseconds of spends: tokens handed
+            # back, never a token taken twice.
             connect_args={"server_settings": {"synchronous_commit": "off"}},
         )
         self._pruned_at = time.monotonic()

@@ -49,6 +49,9 @@ class Settings(BaseSettings):
 
     # Database. Unset means the embedded SQLite file under the data dir.
     database_url: str | None = None
+    # PostgreSQL: connections each of an API process's request-path pools (reads, rate
+    # limits) keeps open; requests beyond it wait for one (agency.db.engine.make_engine).
+    database_pool_size: int = Field(default=10, ge=1, le=200)
 
     # API.
     api_host: str = "127.0.0.1"

@@ -10,6 +10,7 @@ from temporalio.client import Client
 
 from agency.codec import EncryptionCodec
 from agency.db.engine import make_engine, session_maker
+from agency.db.key_cache import make_key_check
 from agency.db.reads import make_reader
 from agency.inference.catalog import Catalog
 from agency.inference.chat import ChatService
@@ -71,14 +72,22 @@ def create_app(
         engine = make_engine(
             url, command_timeout_s=STATEMENT_TIMEOUT_S, pool_timeout_s=POOL_TIMEOUT_S
         )
-        reader = make_reader(url, command_timeout_s=READ_TIMEOUT_S, pool_timeout_s=POOL_TIMEOUT_S)
+        reader = make_reader(
+            url,
+            command_timeout_s=READ_TIMEOUT_S,
+            pool_timeout_s=POOL_TIMEOUT_S,
+            pool_size=settings.database_pool_size,
+        )
+        key_check = make_key_check(url, reader)
         app.state.agency = AppState(
             settings=settings,
             sessions=session_maker(engine),
             reader=reader,
+            keys=key_check,
             temporal=TemporalGateway(settings, temporal_client, converter),
             limiter=make_limiter(settings),
-            wakeups=make_wakeups(settings),
+            # On PostgreSQL the key cache hears of changed keys on the streams' listener.
+            wakeups=make_wakeups(settings, key_check.watchers()),
             codec=codec if isinstance(codec, EncryptionCodec) else None,
             workflows=tuple(workflows),
         )

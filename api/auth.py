@@ -82,7 +82,7 @@ async def authenticate_key(request: Request, raw: str | None) -> Principal:
     state: AppState = request.app.state.agency
     if not raw or not raw.strip():
         raise unauthorized("send an API key as `Authorization: Bearer …` or `X-API-Key`")
-    row = await keys.verify(state.reader, raw.strip())
+    row = await state.keys.verify(raw.strip())
     if row is None:
         # One answer for malformed, unknown, wrong and revoked keys: nothing to probe.
         raise unauthorized("the API key is not valid (unknown, malformed or revoked)")

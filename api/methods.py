@@ -15,6 +15,7 @@ router. CORS preflights of /codec are answered outside, by api.codec_cors.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache, partial
 from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -22,6 +23,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from api.problems import TYPE_BASE, Problem, problem_response
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+# Request paths whose declared methods a process remembers (task ids make paths many).
+PATHS_REMEMBERED = 4096
 
 # (segments, with None for a template) -> the methods declared on that path, upper case.
 PathTable = list[tuple[tuple[str | None, ...], frozenset[str]]]
@@ -67,15 +70,20 @@ class DeclaredMethods:
     def __init__(self, app: ASGIApp, schema: Callable[[], dict[str, Any]]) -> None:
         self.app = app
         self._schema = schema
-        self._table: PathTable | None = None
+        self._methods: Callable[[str], frozenset[str] | None] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if self._table is None:
-            self._table = path_table(self._schema())
-        methods = declared_methods(self._table, scope.get("path", ""))
+        if self._methods is None:
+            # The table is fixed once built, so a path's answer is too: remembered for
+            # the paths seen lately (a scan of every documented path was about 4% of a
+            # task read's time in the API process, docs/benchmarks.md).
+            self._methods = lru_cache(maxsize=PATHS_REMEMBERED)(
+                partial(declared_methods, path_table(self._schema()))
+            )
+        methods = self._methods(scope.get("path", ""))
         if methods is None or scope.get("method", "GET") in methods:
             await self.app(scope, receive, send)
             return

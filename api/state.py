@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agency.codec import EncryptionCodec
+from agency.db.key_cache import KeyCheck
 from agency.db.reads import Reader
 from agency.settings import Settings
 from api.ratelimit import Limiter, RateLimiter
@@ -24,6 +25,9 @@ class AppState:
     sessions: async_sessionmaker[AsyncSession]
     # Reads on the request path (keys, tasks, pages): agency.db.reads says why.
     reader: Reader
+    # Every request's key check (agency.db.key_cache): on PostgreSQL a key's row is kept
+    # for up to a second, dropped on notice; on SQLite through the reader.
+    keys: KeyCheck
     temporal: TemporalGateway
     limiter: Limiter = field(default_factory=RateLimiter)
     # What wakes live event streams (api.stream_wakeups): notices or polling.

@@ -14,10 +14,11 @@ found nothing, so a notice that arrives during the read is never missed.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from typing import Protocol
 
 from agency.db.engine import is_sqlite
-from agency.db.event_notices import EventListener
+from agency.db.event_notices import ChannelWatcher, EventListener
 from agency.settings import Settings
 
 
@@ -56,11 +57,14 @@ class Polling:
         pass
 
 
-def make_wakeups(settings: Settings) -> Wakeups:
-    """Call from within the running event loop (the PostgreSQL listener starts here)."""
+def make_wakeups(
+    settings: Settings, watchers: Mapping[str, ChannelWatcher] | None = None
+) -> Wakeups:
+    """Call from within the running event loop (the PostgreSQL listener starts here).
+    `watchers`: other channels the same listening connection carries (PostgreSQL)."""
     url = settings.effective_database_url
     if is_sqlite(url):
         return Polling()
-    listener = EventListener(url)
+    listener = EventListener(url, watchers=watchers)
     listener.start()
     return listener

@@ -70,6 +70,7 @@ def make_engine(
     connect_timeout_s: float = POSTGRES_CONNECT_TIMEOUT_S,
     command_timeout_s: float | None = None,
     pool_timeout_s: float | None = None,
+    pool_size: int | None = None,
     **kwargs: Any,
 ) -> AsyncEngine:
     """An AsyncEngine for `url`; extra keyword arguments go to `create_async_engine`.
@@ -80,7 +81,11 @@ def make_engine(
     For PostgreSQL connections are checked before use, so an engine survives a restart,
     and the timeouts bound a caller's wait when the server does not answer: to connect,
     for each statement (None: no limit) and for a free pooled connection (None: the
-    pool's default).
+    pool's default). `pool_size` (PostgreSQL): keep exactly that many connections and
+    let callers queue for them beyond it, instead of SQLAlchemy's 5 kept plus 10 opened
+    and closed again under load: a connection opened per checkout costs a server
+    process, a TLS attempt and the driver's setup, several milliseconds, and loses its
+    prepared statements (docs/benchmarks.md, the API).
     """
     if is_sqlite(url):
         _prepare_sqlite_file(url)
@@ -91,6 +96,9 @@ def make_engine(
         event.listen(engine.sync_engine, "connect", pragmas)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    if pool_size is not None:
+        kwargs.setdefault("pool_size", pool_size)
+        kwargs.setdefault("max_overflow", 0)
     if pool_timeout_s is not None:
         kwargs.setdefault("pool_timeout", pool_timeout_s)
     kwargs["connect_args"] = _asyncpg_timeouts(

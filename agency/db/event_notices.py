@@ -11,6 +11,11 @@ from the database, never from the notice. Notices sent while the listener is not
 connected are lost, so on every (re)connect every subscription is woken to read once,
 and a subscription also wakes by itself after `fallback_s` (a safety net, never the
 path an event normally takes).
+
+The same connection carries other channels for whoever watches them (`ChannelWatcher`:
+the API key cache, agency/db/key_cache.py), so a process holds one listening
+connection whatever it listens for. A watcher is told of every notice on its channel,
+and `reset()` whenever notices may have been missed (the connection was made or lost).
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 import asyncpg
 from sqlalchemy.engine import URL, make_url
@@ -63,10 +69,27 @@ class Subscription:
         self._listener._drop(self)
 
 
+class ChannelWatcher(Protocol):
+    """Told of the notices on one channel; called on the event loop, must not block."""
+
+    def notified(self, payload: str) -> None: ...
+
+    def reset(self) -> None:
+        """Notices may have been missed (the listener connected, or lost its connection)."""
+        ...
+
+
 class EventListener:
-    def __init__(self, url: str | URL, fallback_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        url: str | URL,
+        fallback_s: float = 5.0,
+        watchers: Mapping[str, ChannelWatcher] | None = None,
+    ) -> None:
         self._dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
         self.fallback_s = fallback_s
+        # channel -> who is told of its notices (the task events channel is this class's).
+        self._watchers = dict(watchers or {})
         self.connected = False
         self._subscriptions: dict[str, set[Subscription]] = defaultdict(set)
         self._task: asyncio.Task[None] | None = None
@@ -94,6 +117,13 @@ class EventListener:
         for subscribers in self._subscriptions.values():
             for subscription in subscribers:
                 subscription.wake()
+        for watcher in self._watchers.values():
+            watcher.reset()
+
+    def _on_watched(self, _connection: Any, _pid: int, channel: str, payload: str) -> None:
+        watcher = self._watchers.get(channel)
+        if watcher is not None:
+            watcher.notified(payload)
 
     async def _run(self) -> None:
         delay = FIRST_RECONNECT_DELAY_S
@@ -120,6 +150,8 @@ class EventListener:
         connection.add_termination_listener(lambda _c: lost.set())
         try:
             await connection.add_listener(CHANNEL, self._notified)
+            for channel in self._watchers:
+                await connection.add_listener(channel, self._on_watched)
             self.connected = True
             # Anything written while nobody listened: every stream reads once.
             self._wake_all()

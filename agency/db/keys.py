@@ -125,8 +125,9 @@ async def read_key(reader: Reader, key_id: str) -> Row[Any] | None:
 
 async def verify(reader: Reader, raw: str) -> Row[Any] | None:
     """The active key `raw` is (a row of api_keys), or None (malformed, unknown, wrong
-    secret or revoked). Runs on every request, hence the reader (agency.db.reads), whose
-    answers are current as of the request: a revocation holds from the next request on."""
+    secret or revoked), as of the read. The API checks keys through agency.db.key_cache:
+    on SQLite this, through the reader (a revocation holds from the next request on);
+    on PostgreSQL a row kept for up to a second and dropped on the change's notice."""
     key_id = parse_key_id(raw)
     if key_id is None:
         return None

@@ -15,11 +15,17 @@ the repositories build, without the ORM:
   busy timeout is short (only WAL recovery after a crash can make a reader wait) and
   ends in an OperationalError, which the API answers with 503. Results are reused while
   the database is unchanged (`PRAGMA data_version`, see SQLiteReader), never longer.
-- PostgreSQL: the async engine's Core path, in autocommit mode. Connections are not
-  pinged before use (a round trip per request); a read that meets a connection the
-  server dropped is retried once on a fresh one, which is what the ping would have
-  bought. Nothing is reused between reads: PostgreSQL has no cheap, synchronous "has
-  anything changed" like SQLite's, and a key revoked must fail on the next request.
+- PostgreSQL: the async engine's Core path, in autocommit mode, on a pool of a fixed
+  size (`pool_size` connections kept open, no overflow opened and closed under load:
+  each new connection costs a server process and the driver's setup, and starts with
+  no prepared statements; asyncpg keeps each statement prepared per connection).
+  Connections are not pinged before use (a round trip per request); a read that meets
+  a connection the server dropped is retried once on a fresh one, which is what the
+  ping would have bought. Nothing is reused between reads here: PostgreSQL has no
+  cheap, synchronous "has anything changed" like SQLite's. Identical reads waiting for
+  a connection at the same time share one statement, sent after all of them arrived
+  (agency.db.read_flights: as fresh as a statement of each one's own). (API keys are
+  kept for up to a second and dropped on notice, above the reader: agency.db.key_cache.)
 
 Rows come back as SQLAlchemy `Row`s: attribute access by column name, with the columns'
 types applied (UTC datetimes, JSON), so code that reads a `Task` reads a row alike.
@@ -31,7 +37,7 @@ import asyncio
 import sqlite3
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -41,6 +47,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from agency.db.engine import is_sqlite, make_engine
+from agency.db.read_flights import Flights
 
 # How long a SQLite read may wait for a lock (only WAL recovery takes one against readers).
 SQLITE_READ_BUSY_TIMEOUT_MS = 200
@@ -193,6 +200,7 @@ class AsyncReader:
         *,
         command_timeout_s: float | None = None,
         pool_timeout_s: float | None = None,
+        pool_size: int | None = None,
     ) -> None:
         # Autocommit: a read is one round trip, not BEGIN, SELECT and ROLLBACK.
         self._engine: AsyncEngine = make_engine(
@@ -201,33 +209,58 @@ class AsyncReader:
             isolation_level="AUTOCOMMIT",
             command_timeout_s=command_timeout_s,
             pool_timeout_s=pool_timeout_s,
+            pool_size=pool_size,
         )
+        self.flights = Flights()
 
     async def one(self, statement: Executable, params: Params = None) -> Row[Any] | None:
-        return await self._run(statement, params, first=True)  # type: ignore[no-any-return]
+        rows = await self._rows(statement, params)
+        return rows[0] if rows else None
 
     async def all(
         self, statement: Executable, params: Params = None, *, scan: bool = False
     ) -> list[Row[Any]]:
-        # The database does the scanning; the event loop only waits for the answer.
-        return await self._run(statement, params, first=False)  # type: ignore[no-any-return]
+        # The database does the scanning; the event loop only waits for the answer. A
+        # scan is its own statement: sharing it would hold others up for its length.
+        if scan:
+            return await self._retrying(statement, params, _stay)
+        return await self._rows(statement, params)
 
-    async def _run(self, statement: Executable, params: Params, *, first: bool) -> Any:
+    async def _rows(self, statement: Executable, params: Params) -> list[Row[Any]]:
+        key = _cache_key(statement, params)
+        if key is None:
+            return await self._retrying(statement, params, _stay)
+        # Identical reads waiting for a connection at once share one statement, sent
+        # after all of them arrived (agency.db.read_flights says why that is exact).
+        return await self.flights.rows(
+            key, statement, lambda depart: self._retrying(statement, params, depart)
+        )
+
+    async def _retrying(
+        self, statement: Executable, params: Params, depart: Callable[[], None]
+    ) -> list[Row[Any]]:
         try:
-            return await self._execute(statement, params, first=first)
+            return await self._execute(statement, params, depart)
         except DBAPIError as err:
             if not err.connection_invalidated:
                 raise
         # The pool has dropped the dead connection; a read is safe to repeat.
-        return await self._execute(statement, params, first=first)
+        return await self._execute(statement, params, depart)
 
-    async def _execute(self, statement: Executable, params: Params, *, first: bool) -> Any:
+    async def _execute(
+        self, statement: Executable, params: Params, depart: Callable[[], None]
+    ) -> list[Row[Any]]:
         async with self._engine.connect() as connection:
+            depart()  # no read joins this one from here on: it is about to be sent
             result = await connection.execute(statement, params)
-            return result.first() if first else list(result.all())
+            return list(result.all())
 
     async def close(self) -> None:
         await self._engine.dispose()
+
+
+def _stay() -> None:
+    """A read that boards no flight has nothing to leave."""
 
 
 def make_reader(
@@ -235,9 +268,15 @@ def make_reader(
     *,
     command_timeout_s: float | None = None,
     pool_timeout_s: float | None = None,
+    pool_size: int | None = None,
 ) -> Reader:
-    """The reader for `url`; the timeouts apply to PostgreSQL (a SQLite read is bounded by
-    its busy timeout)."""
+    """The reader for `url`; the timeouts and the pool size apply to PostgreSQL (a SQLite
+    read is bounded by its busy timeout, and each thread keeps one connection)."""
     if is_sqlite(url):
         return SQLiteReader(url)
-    return AsyncReader(url, command_timeout_s=command_timeout_s, pool_timeout_s=pool_timeout_s)
+    return AsyncReader(
+        url,
+        command_timeout_s=command_timeout_s,
+        pool_timeout_s=pool_timeout_s,
+        pool_size=pool_size,
+    )

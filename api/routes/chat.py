@@ -24,7 +24,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import Row
 
 from agency.db import chat as store
-from agency.db import keys
 from agency.inference import InferenceError
 from agency.inference.chat import MAX_CONTENT, ChatBusy, Frame
 from api.auth import Principal
@@ -155,7 +154,7 @@ async def _authenticate(ws: WebSocket, state: AppState) -> tuple[Principal | Non
     raw = raw or ws.headers.get("x-api-key", "").strip()
     if not raw:
         return None, CLOSE_UNAUTHORIZED, "send an API key as `Authorization: Bearer …`"
-    row = await keys.verify(state.reader, raw)
+    row = await state.keys.verify(raw)
     if row is None:
         return None, CLOSE_UNAUTHORIZED, "the API key is not valid"
     principal = Principal(

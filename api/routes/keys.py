@@ -152,4 +152,5 @@ async def revoke_key(
     if revoked is None:
         raise not_found(f"key {key_id}")
     state.limiter.forget(key_id)
+    state.keys.forget(key_id)
     return key_public(revoked)

@@ -10,7 +10,6 @@ from fastapi import APIRouter, Body, Request
 from pydantic import BaseModel, Field
 from starlette.responses import RedirectResponse, Response
 
-from agency.db import keys
 from api.auth import authenticate
 from api.cookies import set_private_cookie
 from api.problems import ProblemError
@@ -85,11 +84,11 @@ async def sign_in(request: Request) -> Response:
     if link:
         key_id = sessions.links.redeem(link)
         if key_id is not None:
-            row = await state.reader.one(keys.KEY_BY_ID, {"key_id": key_id})
+            row = await state.keys.row(key_id)
             row = row if row is not None and row.revoked_at is None else None
         error = "This sign-in link is unknown, was already used, or has expired."
     elif raw_key:
-        row = await keys.verify(state.reader, raw_key)
+        row = await state.keys.verify(raw_key)
         error = "The API key is not valid (unknown, malformed or revoked)."
     else:
         error = "Paste an API key (or follow a one-time sign-in link)."

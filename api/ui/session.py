@@ -184,7 +184,7 @@ class Sessions:
         if int(expires) <= time.time() or not KEY_ID.fullmatch(key_id):
             return None
         state = connection.app.state.agency
-        row = await state.reader.one(keys.KEY_BY_ID, {"key_id": key_id})
+        row = await state.keys.row(key_id)
         if row is None or row.revoked_at is not None:
             return None
         expected = self._mac("session", key_id, session_id, expires, row.hash)

@@ -7,11 +7,8 @@ sequential scans, 1.7 s and 2.5 s at 1M rows). (tenant, phase) turns the count i
 index-only scan of a small index (0.16 s), (tenant, updated_at) the window into a range
 scan of the last hour's rows (under 1 ms).
 
-Chained on 0010 here so that this branch migrates; another branch may add 0011, in
-which case this revision's down_revision becomes "0011" at merge.
-
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 """
 
 from __future__ import annotations
@@ -21,7 +18,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0012"
-down_revision: str | Sequence[str] | None = "0010"
+down_revision: str | Sequence[str] | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

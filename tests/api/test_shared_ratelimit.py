@@ -127,3 +127,37 @@ async def test_sqlite_keeps_the_in_memory_limiter(tmp_path: Path, migrated: str)
         assert isinstance(shared, PostgresRateLimiter)
     finally:
         await shared.close()
+
+
+async def test_a_keys_concurrent_requests_share_one_spend(
+    migrated: str, replicas: list[PostgresRateLimiter]
+) -> None:
+    # Twenty requests of one key at once on one API: one statement spends for all of
+    # them, the first five (in order of arrival) get the five tokens there are.
+    a, _ = replicas
+    decisions = await asyncio.gather(*(a.check("key-1", "viewer") for _ in range(20)))
+    assert [d.allowed for d in decisions] == [True] * 5 + [False] * 15
+    assert [d.remaining for d in decisions[:5]] == [4, 3, 2, 1, 0]
+    assert all(d.remaining == 0 and d.retry_after_s >= 1 for d in decisions[5:])
+    engine = make_engine(migrated)
+    try:
+        async with engine.connect() as connection:
+            row = (
+                await connection.execute(text("SELECT tokens, granted FROM rate_limit_buckets"))
+            ).one()
+    finally:
+        await engine.dispose()
+    # One spend took all five: twenty statements would have left granted at 0.
+    assert row.granted == 5 and row.tokens < 1
+    # The next request starts a spend of its own, and is refused by the same bucket.
+    assert not (await a.check("key-1", "viewer")).allowed
+
+
+async def test_a_spend_on_a_connection_that_does_not_wait_for_the_disk(
+    replicas: list[PostgresRateLimiter],
+) -> None:
+    # synchronous_commit=off on the limiter's own connections only (shared_ratelimit.py).
+    a, _ = replicas
+    async with a._engine.connect() as connection:
+        setting = (await connection.execute(text("SHOW synchronous_commit"))).scalar()
+    assert setting == "off"

@@ -79,6 +79,29 @@ def test_a_keys_rate_limit_is_one_budget_across_both_apis(cluster: Cluster) -> N
         assert int(refused.headers["Retry-After"]) >= 1
 
 
+def test_a_key_revoked_through_one_api_is_refused_by_the_other(cluster: Cluster) -> None:
+    # Each API keeps a key's row for up to a second (agency/db/key_cache.py); the
+    # revocation's notice drops it on the other API too.
+    key = new_key(cluster, "leaving-operator", "operator")
+    key_id = key.split("_")[1]
+    for replica in "ab":
+        for _ in range(2):  # the second answer comes from the API's cache
+            seen = httpx.get(f"{cluster.api_url(replica)}/api/v1/keys/me", headers=bearer(key))
+            assert seen.status_code == 200, seen.text
+    revoked = httpx.delete(
+        f"{cluster.api_url('b')}/api/v1/keys/{key_id}", headers=bearer(cluster.admin_key)
+    )
+    assert revoked.status_code == 200, revoked.text
+    refused = httpx.get(f"{cluster.api_url('b')}/api/v1/keys/me", headers=bearer(key))
+    assert refused.status_code == 401  # the API that revoked it: at once
+
+    def refused_by_a() -> bool:
+        answer = httpx.get(f"{cluster.api_url('a')}/api/v1/keys/me", headers=bearer(key))
+        return answer.status_code == 401
+
+    wait_until(refused_by_a, 10, "API a still accepts the revoked key")
+
+
 def test_an_idempotency_key_names_one_task_across_both_apis(
     cluster: Cluster, tasks: dict[str, Tasks], tmp_path: Path
 ) -> None:

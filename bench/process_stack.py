@@ -38,6 +38,12 @@ def bench_settings(data_dir: Path, database_url: str | None) -> Settings:
         rate_limit_viewer=UNLIMITED,
         rate_limit_operator=UNLIMITED,
         rate_limit_admin=UNLIMITED,
+        # Metrics stay on (as in production) but on free ports: fixed ones would clash
+        # with another stack on the machine.
+        worker_metrics_port=free_port(),
+        worker_sdk_metrics_port=free_port(),
+        executor_metrics_port=free_port(),
+        executor_sdk_metrics_port=free_port(),
     )
 
 
@@ -50,6 +56,10 @@ def child_overrides(settings: Settings) -> dict[str, str]:
         "AGENCY_RATE_LIMIT_VIEWER": str(settings.rate_limit_viewer),
         "AGENCY_RATE_LIMIT_OPERATOR": str(settings.rate_limit_operator),
         "AGENCY_RATE_LIMIT_ADMIN": str(settings.rate_limit_admin),
+        "AGENCY_WORKER_METRICS_PORT": str(settings.worker_metrics_port),
+        "AGENCY_WORKER_SDK_METRICS_PORT": str(settings.worker_sdk_metrics_port),
+        "AGENCY_EXECUTOR_METRICS_PORT": str(settings.executor_metrics_port),
+        "AGENCY_EXECUTOR_SDK_METRICS_PORT": str(settings.executor_sdk_metrics_port),
     }
     if settings.database_url:
         env["AGENCY_DATABASE_URL"] = settings.database_url

@@ -72,6 +72,8 @@ PARTS = ("worker", "executor", "api", "temporal")
 class Report:
     tasks: int
     database: str
+    # The step under way, for the message when --timeout cuts the run short.
+    stage: str = "starting"
     # Memory of each part (bytes): nothing submitted, all N waiting, all completed.
     rss_idle: dict[str, int] = field(default_factory=dict)
     rss_waiting: dict[str, int] = field(default_factory=dict)
@@ -139,9 +141,11 @@ async def measure(
     body = strict_task(repo)
     report.rss_idle = memory(stack)
     async with api_client(stack.api_url, stack.admin_key, concurrency) as http:
-        say(f"submitting {n} strict tasks, {concurrency} at a time …")
+        report.stage = f"submitting {n} strict tasks, {concurrency} at a time"
+        say(report.stage)
         began = time.time()
         ids = await submit(http, body, n, concurrency)
+        report.stage = f"waiting for {n} tasks to await approval"
         waiting = await wait_for_phase(
             http, ids, "awaiting_approval", Progress("awaiting approval", n)
         )
@@ -154,7 +158,8 @@ async def measure(
         sampled = sample(ids, sample_size)
         report.history_waiting = await histories(stack, sampled)
 
-        say(f"all {n} await approval; API latency, {clients} clients, {seconds:g} s each …")
+        report.stage = f"API latency, {clients} clients, {seconds:g} s each"
+        say(f"all {n} await approval; {report.stage}")
         report.latency = await latency_while_waiting(
             stack, ids[0], json.dumps(body).encode(), clients, seconds, post_rate
         )
@@ -165,7 +170,8 @@ async def measure(
             http, everyone, "awaiting_approval", Progress("awaiting approval", len(everyone))
         )
 
-        say(f"approving {len(everyone)} tasks …")
+        report.stage = f"approving {len(everyone)} tasks and waiting for their completion"
+        say(report.stage)
         sent = await approve(http, everyone, concurrency)
         done = await wait_for_phase(
             http, everyone, "completed", Progress("completed", len(everyone))
@@ -237,8 +243,8 @@ def run(
             )
         except TimeoutError:
             raise BenchTimeout(
-                f"gave up after {time.monotonic() - began:.0f} s (--timeout {timeout_s:g}); "
-                f"logs were in {stack.data_dir / 'logs'}"
+                f"gave up after {time.monotonic() - began:.0f} s (--timeout {timeout_s:g}) "
+                f"while {report.stage}"
             ) from None
     return report
 

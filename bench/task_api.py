@@ -107,20 +107,35 @@ async def wait_for_phase(
         await asyncio.sleep(POLL_S)
 
 
-async def approve(http: httpx.AsyncClient, ids: list[str], concurrency: int) -> dict[str, datetime]:
-    """Approve every task; when each approval was sent (UTC, the clock the API's
-    updated_at uses on this machine)."""
+async def approve(
+    http: httpx.AsyncClient, ids: list[str], concurrency: int
+) -> tuple[dict[str, datetime], int]:
+    """Approve every task; when each approval was first sent (UTC, the clock the API's
+    updated_at uses on this machine), and how many answers were 503.
+
+    A 503 is the API giving up on the workflow's answer (api/routes/interventions.py,
+    UPDATE_TIMEOUT_S) while Temporal still holds the update: it is sent again, and a 409
+    then means the first one was taken after all (nothing awaits approval any more)."""
     sent: dict[str, datetime] = {}
+    unavailable = 0
 
     async def one(i: int) -> None:
+        nonlocal unavailable
         task_id = ids[i]
         sent[task_id] = datetime.now(UTC)
-        response = await http.post(f"/api/v1/tasks/{task_id}/approve", json={"reason": "bench"})
-        if response.status_code != 202:
-            raise BenchTaskError(f"approve {task_id}: {response.status_code} {response.text}")
+        retried = False
+        while True:
+            response = await http.post(f"/api/v1/tasks/{task_id}/approve", json={"reason": "bench"})
+            if response.status_code == 202 or (retried and response.status_code == 409):
+                return
+            if response.status_code != 503:
+                raise BenchTaskError(f"approve {task_id}: {response.status_code} {response.text}")
+            unavailable += 1
+            retried = True
+            await asyncio.sleep(POLL_S)
 
     await bounded(len(ids), concurrency, one)
-    return sent
+    return sent, unavailable
 
 
 def updated_at(item: dict[str, Any]) -> datetime:

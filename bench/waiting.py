@@ -86,6 +86,7 @@ class Report:
     # Approval to completion: how many were approved (N and the POSTed ones), wall
     # seconds for all, and each task's seconds.
     approved: int = 0
+    approve_503: int = 0  # approvals the API answered 503 (sent again)
     to_completed_s: float = 0.0
     to_completed_each_s: list[float] = field(default_factory=list)
     history_waiting: list[HistorySize] = field(default_factory=list)
@@ -172,7 +173,7 @@ async def measure(
 
         report.stage = f"approving {len(everyone)} tasks and waiting for their completion"
         say(report.stage)
-        sent = await approve(http, everyone, concurrency)
+        sent, report.approve_503 = await approve(http, everyone, concurrency)
         done = await wait_for_phase(
             http, everyone, "completed", Progress("completed", len(everyone))
         )
@@ -273,6 +274,8 @@ def tables(r: Report) -> str:
         f"{n / r.to_approval_s:.1f} | {_pcts(r.to_approval_each_s)} |",
         f"| approved → completed ({r.approved} tasks) | {r.to_completed_s:.1f} | "
         f"{r.approved / r.to_completed_s:.1f} | {_pcts(r.to_completed_each_s)} |",
+        f"\nApprovals answered 503 (no answer from the workflow within the API's wait; "
+        f"sent again): {r.approve_503}",
         f"\nAPI latency while {n} wait (reads closed loop; POST paced)\n",
         "| request | req/s | p50 ms | p95 ms | p99 ms | errors |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",

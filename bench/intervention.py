@@ -1,0 +1,91 @@
+"""How soon an intervention is visible in the API: pause and resume, alternately, on tasks
+waiting for approval, each timed from the moment its POST is sent until a GET of the task
+shows it (`paused` flipped), on the stack `agency up` runs (bench.process_stack).
+
+    .venv/bin/python -m bench.intervention [--interventions 300] [--tasks 4] [--database-url …]
+
+An intervention is a Temporal update: the workflow's handler records it (the audit entry
+and the projection) before it answers, and the API answers 202 once the workflow has; so
+the GET right after the answer is expected to show it, and the bench checks that it does.
+`--tasks` tasks are intervened on at once, each by its own client, one after another.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from bench.api import make_repo
+from bench.breakdown import percentile
+from bench.fresh_database import fresh_database
+from bench.process_stack import running_stack
+from bench.task_api import api_client, strict_task, submit, wait_for_phase
+
+
+class NotVisible(RuntimeError):
+    """The task did not show an intervention its POST had been answered for."""
+
+
+async def toggle(http: httpx.AsyncClient, task_id: str, n: int) -> list[float]:
+    """n pauses and resumes in turn on one task; seconds from each send to visible."""
+    took: list[float] = []
+    paused = False
+    for _ in range(n):
+        action = "resume" if paused else "pause"
+        sent = time.perf_counter()
+        response = await http.post(f"/api/v1/tasks/{task_id}/{action}", json={"reason": "bench"})
+        if response.status_code != 202:
+            raise NotVisible(f"{action} {task_id}: {response.status_code} {response.text}")
+        paused = not paused
+        for _attempt in range(1000):
+            task = (await http.get(f"/api/v1/tasks/{task_id}")).json()
+            if task["paused"] is paused:
+                break
+        else:
+            raise NotVisible(f"{action} of {task_id} answered but never shown")
+        took.append(time.perf_counter() - sent)
+    return took
+
+
+async def measure(base_url: str, key: str, repo: Path, interventions: int, tasks: int) -> None:
+    async with api_client(base_url, key, tasks + 2) as http:
+        ids = await submit(http, strict_task(repo), tasks, tasks)
+        await wait_for_phase(http, ids, "awaiting_approval")
+        await toggle(http, ids[0], 4)  # warm-up: connections, the worker's caches
+        per_task = max(1, interventions // tasks)
+        started = time.perf_counter()
+        runs = await asyncio.gather(*(toggle(http, t, per_task) for t in ids))
+        wall = time.perf_counter() - started
+    took = sorted(t for run in runs for t in run)
+    print(
+        f"\n{len(took)} interventions on {tasks} waiting tasks at once, {len(took) / wall:.0f}/s\n"
+    )
+    print("| intervention → visible in the API | p50 ms | p95 ms | p99 ms | max ms |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    cells = [percentile(took, p) * 1000 for p in (50, 95, 99)] + [took[-1] * 1000]
+    print("| pause / resume | " + " | ".join(f"{c:.1f}" for c in cells) + " |")
+    print(f"\nagainst its target: p99 {cells[2]:.1f} ms (target < 50 ms)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--interventions", type=int, default=300)
+    parser.add_argument("--tasks", type=int, default=4)
+    parser.add_argument("--database-url", default=None)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="agency-bench-") as tmp:
+        root = Path(tmp)
+        repo = make_repo(root / "repo")
+        with fresh_database(args.database_url) as url, running_stack(root / "data", url) as stack:
+            asyncio.run(
+                measure(stack.api_url, stack.admin_key, repo, args.interventions, args.tasks)
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -10,7 +10,7 @@ import resource
 from dataclasses import dataclass
 from pathlib import Path
 
-_TICKS = os.sysconf("SC_CLK_TCK")
+from bench.procs import cpu_seconds
 
 
 @dataclass(frozen=True)
@@ -27,17 +27,6 @@ class CpuTimes:
     @property
     def total(self) -> float:
         return self.own + self.children + self.others
-
-
-def process_cpu(pid: int) -> float:
-    """User + system seconds of a running process (0 when it is gone)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return 0.0
-    # Fields after the command name (which may hold spaces), from field 3 on.
-    fields = stat.rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / _TICKS
 
 
 def child_pids(command_contains: str) -> list[int]:
@@ -63,5 +52,5 @@ def cpu_times(others: list[int]) -> CpuTimes:
     return CpuTimes(
         own.ru_utime + own.ru_stime,
         children.ru_utime + children.ru_stime,
-        sum(process_cpu(pid) for pid in others),
+        sum(cpu_seconds(pid) for pid in others),
     )

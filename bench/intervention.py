@@ -52,7 +52,10 @@ async def toggle(http: httpx.AsyncClient, task_id: str, n: int) -> list[float]:
     return took
 
 
-async def measure(base_url: str, key: str, repo: Path, interventions: int, tasks: int) -> None:
+async def measure(
+    base_url: str, key: str, repo: Path, interventions: int, tasks: int
+) -> tuple[list[float], float]:
+    """Seconds from send to visible of each intervention (sorted), and the wall time."""
     async with api_client(base_url, key, tasks + 2) as http:
         ids = await submit(http, strict_task(repo), tasks, tasks)
         await wait_for_phase(http, ids, "awaiting_approval")
@@ -61,15 +64,35 @@ async def measure(base_url: str, key: str, repo: Path, interventions: int, tasks
         started = time.perf_counter()
         runs = await asyncio.gather(*(toggle(http, t, per_task) for t in ids))
         wall = time.perf_counter() - started
-    took = sorted(t for run in runs for t in run)
-    print(
-        f"\n{len(took)} interventions on {tasks} waiting tasks at once, {len(took) / wall:.0f}/s\n"
-    )
-    print("| intervention → visible in the API | p50 ms | p95 ms | p99 ms | max ms |")
-    print("| --- | ---: | ---: | ---: | ---: |")
+    return sorted(t for run in runs for t in run), wall
+
+
+def table(took: list[float], wall: float, tasks: int) -> str:
     cells = [percentile(took, p) * 1000 for p in (50, 95, 99)] + [took[-1] * 1000]
-    print("| pause / resume | " + " | ".join(f"{c:.1f}" for c in cells) + " |")
-    print(f"\nagainst its target: p99 {cells[2]:.1f} ms (target < 50 ms)")
+    return "\n".join(
+        [
+            f"{len(took)} interventions on {tasks} waiting task(s) at once, "
+            f"{len(took) / wall:.0f}/s",
+            "",
+            "| intervention → visible in the API | p50 ms | p95 ms | p99 ms | max ms |",
+            "| --- | ---: | ---: | ---: | ---: |",
+            "| pause / resume | " + " | ".join(f"{c:.1f}" for c in cells) + " |",
+            "",
+            f"against its target: p99 {cells[2]:.1f} ms (target < 50 ms)",
+        ]
+    )
+
+
+def run(interventions: int, tasks: int, database_url: str | None = None) -> str:
+    """The whole measurement on a stack of its own; the report as markdown."""
+    with tempfile.TemporaryDirectory(prefix="agency-bench-") as tmp:
+        root = Path(tmp)
+        repo = make_repo(root / "repo")
+        with fresh_database(database_url) as url, running_stack(root / "data", url) as stack:
+            took, wall = asyncio.run(
+                measure(stack.api_url, stack.admin_key, repo, interventions, tasks)
+            )
+    return table(took, wall, tasks)
 
 
 def main() -> None:
@@ -78,13 +101,7 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=4)
     parser.add_argument("--database-url", default=None)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="agency-bench-") as tmp:
-        root = Path(tmp)
-        repo = make_repo(root / "repo")
-        with fresh_database(args.database_url) as url, running_stack(root / "data", url) as stack:
-            asyncio.run(
-                measure(stack.api_url, stack.admin_key, repo, args.interventions, args.tasks)
-            )
+    print("\n" + run(args.interventions, args.tasks, args.database_url))
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from temporalio import workflow
 
 from workflows.calls import call, call_local
@@ -32,7 +34,7 @@ async def judge(
         policy=run.validation.policy,
         waivers=run.validation.waivers,
         execution=execution,
-        now=workflow.now(),
+        now=judged_at(run),
         can_refine=can_refine,
     )
     summary = f"council on the {stage}, iteration {run.iteration}"
@@ -57,6 +59,15 @@ async def judge(
         stage=stage,
     )
     return out
+
+
+def judged_at(run: TaskRun) -> datetime:
+    """The time a review judges at (waivers expire): the stored time of the record that
+    opened it. A workflow task that ran again after its worker died judges what the first
+    attempt judged, and so reaches the decision the stored records already hold."""
+    if local_effects() and run.recorded_at is not None:
+        return run.recorded_at
+    return workflow.now()
 
 
 def apply_override(run: TaskRun, decision: Decision) -> Decision:

@@ -84,7 +84,8 @@ async def record(
     summary = f"record {kind} {action} (#{run.seq})"
     if local_effects():
         # One marker event holding the record (the local activity's result).
-        await call_local(RECORD_ENTRY, record_input, opts.RECORDING, summary=summary)
+        stored = await call_local(RECORD_ENTRY, record_input, opts.RECORDING, summary=summary)
+        run.recorded_at = stored.at
     else:
         # Histories from before records were local activities replay as they ran.
         await call(RECORD, record_input, opts.QUICK, summary=summary)

@@ -59,6 +59,9 @@ class TaskRun:
         # The last worktree's discard, when it runs beside the end of the task
         # (phases/finish.py); awaited before the workflow returns.
         self.discarding: asyncio.Task[None] | None = None
+        # When the last record happened, as stored: the first attempt's time even when a
+        # retried workflow task made the record again (judging.py judges at it).
+        self.recorded_at: datetime | None = None
         # The sequence number of the last record written (recording.py).
         self.seq = 0
 

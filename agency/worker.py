@@ -34,6 +34,13 @@ from workflows.task import TaskWorkflow
 
 log = logging.getLogger("agency.worker")
 WORKFLOW_SOURCES = Path(workflows.__file__).parent
+# Records, validation and judging run as local activities, each with a database session.
+# Started without a bound (the SDK's default is 100 at once), a burst of them (a thousand
+# approvals) waited for the engine's 15 connections and SQLite's one writer past their
+# 15 s timeout, were retried, and the retries added to the queue: throughput collapsed
+# to a quarter. Waiting for a slot does not count against an activity's timeout, so a
+# burst queues here and goes through at the database's pace.
+LOCAL_ACTIVITY_SLOTS = 8
 
 
 def cache_workflow_bytecode() -> None:
@@ -65,6 +72,7 @@ async def running_worker(
             task_queue=task_queue or settings.task_queue,
             workflows=[TaskWorkflow, AlertsEvaluationWorkflow],
             activities=build_activities(settings, session_maker(engine)),
+            max_concurrent_local_activities=LOCAL_ACTIVITY_SLOTS,
         )
         async with worker:
             yield worker

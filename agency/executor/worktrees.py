@@ -16,6 +16,7 @@ import fcntl
 import os
 import shutil
 import stat
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -23,7 +24,10 @@ from pathlib import Path
 from agency.executor.gitcli import git
 
 LOCK_NAME = "agency-worktrees.lock"
-_process_locks: dict[str, asyncio.Lock] = {}
+# Per event loop (an asyncio lock belongs to the loop it first waits on), per repository.
+_process_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 async def add_worktree(repo_dir: str, worktree: Path, commit: str) -> None:
@@ -49,7 +53,8 @@ async def remove_worktree(repo_dir: str, worktree: Path) -> None:
 @asynccontextmanager
 async def _worktree_admin(repo_dir: str) -> AsyncIterator[None]:
     key = await asyncio.to_thread(os.path.realpath, repo_dir)
-    lock = _process_locks.setdefault(key, asyncio.Lock())
+    locks = _process_locks.setdefault(asyncio.get_running_loop(), {})
+    lock = locks.setdefault(key, asyncio.Lock())
     async with lock:
         fd = await asyncio.to_thread(_lock_file, Path(key))
         try:

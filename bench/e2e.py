@@ -36,7 +36,6 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from agency import dev_server
-from agency.db import records
 from agency.db.engine import make_engine, session_maker
 from agency.db.migrate import upgrade_database
 from agency.db.models import TaskEvent
@@ -56,12 +55,11 @@ from bench.breakdown import (
     phase_table,
 )
 from bench.cpu import CpuTimes, child_pids, cpu_times
+from bench.governed_task import run_governed_task
 from bench.raw_workflow import RawWorkflow, bench_noop
 from council.validation import parse_task_spec
 from domain import search_attributes
-from domain.execution import ExecutorOptions
 from domain.phases import PHASES
-from domain.task import WORKFLOW_NAME, TaskInput, TaskResult
 
 
 def make_repo(path: Path) -> Path:
@@ -253,36 +251,14 @@ async def main(tasks: int, concurrency: int) -> None:
             async def governed(_: int) -> None:
                 task_id = str(uuid.uuid4())
                 ran.append(task_id)
-                async with sessions() as session:
-                    await records.insert_task(
-                        session,
-                        task_id=task_id,
-                        caws_id=spec.id,
-                        title=spec.title,
-                        risk_tier=3,
-                        mode="chore",
-                        execution_mode="auto",
-                        max_iterations=1,
-                        workflow_id=f"task-{task_id}",
-                        spec={},
-                        submitted_by="bench",
-                        tenant="default",
-                    )
-                    await session.commit()
-                result = await client.execute_workflow(
-                    WORKFLOW_NAME,
-                    TaskInput(
-                        task_id=task_id,
-                        spec=spec,
-                        submitted_by="bench",
-                        executors=ExecutorOptions(task_queue=settings.executor_task_queue),
-                    ),
-                    id=f"task-{task_id}",
-                    task_queue=settings.task_queue,
-                    result_type=TaskResult,
+                await run_governed_task(
+                    client,
+                    sessions,
+                    settings,
+                    spec,
+                    task_id=task_id,
+                    ends=("completed", "rejected"),
                 )
-                if result.phase not in ("completed", "rejected"):
-                    raise RuntimeError(f"bench task ended {result.phase}: {result.error}")
 
             async def raw(i: int) -> None:
                 await client.execute_workflow(

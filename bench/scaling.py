@@ -42,7 +42,6 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from agency.asgi_thread import free_port
-from agency.db import records
 from agency.db.engine import make_engine, session_maker
 from agency.db.migrate import upgrade_database
 from agency.readiness import port_answers, task_queue_probe
@@ -51,6 +50,7 @@ from agency.stack import stop_signals
 from agency.temporal_client import connect
 from bench.breakdown import percentile
 from bench.e2e import make_repo, timed
+from bench.governed_task import run_governed_task
 from bench.procs import (
     DEFAULT_ADMIN_URL,
     Child,
@@ -65,8 +65,6 @@ from bench.procs import (
 from bench.raw_workflow import RawWorkflow, bench_noop
 from council.spec import TaskSpec
 from council.validation import parse_task_spec
-from domain.execution import ExecutorOptions
-from domain.task import WORKFLOW_NAME, TaskInput, TaskResult
 
 READY_TIMEOUT_S = 90.0
 # A governed no-op task takes about a second alone; anything near this is stuck.
@@ -146,38 +144,9 @@ async def _run_one(
     spec: TaskSpec,
 ) -> None:
     """One task: its row, then its workflow to the end; anything but completed fails."""
-    task_id = str(uuid.uuid4())
-    async with sessions() as session:
-        await records.insert_task(
-            session,
-            task_id=task_id,
-            caws_id=spec.id,
-            title=spec.title,
-            risk_tier=3,
-            mode="chore",
-            execution_mode="auto",
-            max_iterations=1,
-            workflow_id=f"task-{task_id}",
-            spec={},
-            submitted_by="bench",
-            tenant="default",
-        )
-        await session.commit()
-    result = await client.execute_workflow(
-        WORKFLOW_NAME,
-        TaskInput(
-            task_id=task_id,
-            spec=spec,
-            submitted_by="bench",
-            executors=ExecutorOptions(task_queue=settings.executor_task_queue),
-        ),
-        id=f"task-{task_id}",
-        task_queue=settings.task_queue,
-        result_type=TaskResult,
-        execution_timeout=timedelta(seconds=TASK_TIMEOUT_S),
+    await run_governed_task(
+        client, sessions, settings, spec, execution_timeout=timedelta(seconds=TASK_TIMEOUT_S)
     )
-    if result.phase != "completed":
-        raise RuntimeError(f"bench task ended {result.phase}: {result.error}")
 
 
 @dataclass

@@ -1,0 +1,62 @@
+"""One governed task for a benchmark, as the API would start it: its row in the database,
+then its workflow on Temporal, run to its end (bench.e2e, bench.scaling)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+
+from agency.db import records
+from agency.settings import Settings
+from council.spec import TaskSpec
+from domain.execution import ExecutorOptions
+from domain.task import WORKFLOW_NAME, TaskInput, TaskResult
+
+
+async def run_governed_task(
+    client: Client,
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    spec: TaskSpec,
+    *,
+    task_id: str | None = None,
+    execution_timeout: timedelta | None = None,
+    ends: tuple[str, ...] = ("completed",),
+) -> str:
+    """Run one task of `spec` to its end; its id. Raises unless it ends in `ends`."""
+    task_id = task_id or str(uuid.uuid4())
+    async with sessions() as session:
+        await records.insert_task(
+            session,
+            task_id=task_id,
+            caws_id=spec.id,
+            title=spec.title,
+            risk_tier=spec.risk_tier,
+            mode=spec.mode,
+            execution_mode=spec.execution_mode,
+            max_iterations=spec.max_iterations,
+            workflow_id=f"task-{task_id}",
+            spec={},
+            submitted_by="bench",
+            tenant="default",
+        )
+        await session.commit()
+    result = await client.execute_workflow(
+        WORKFLOW_NAME,
+        TaskInput(
+            task_id=task_id,
+            spec=spec,
+            submitted_by="bench",
+            executors=ExecutorOptions(task_queue=settings.executor_task_queue),
+        ),
+        id=f"task-{task_id}",
+        task_queue=settings.task_queue,
+        result_type=TaskResult,
+        execution_timeout=execution_timeout,
+    )
+    if result.phase not in ends:
+        raise RuntimeError(f"bench task ended {result.phase}: {result.error}")
+    return task_id

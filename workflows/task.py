@@ -43,6 +43,7 @@ class TaskWorkflow(InterventionHandlers):
         except asyncio.CancelledError:
             await finish_canceled(self._run)
             await sign_provenance(self._run)
+            await self._run.discarded()
             raise
         await sign_provenance(self._run)
         await self._run.discarded()

@@ -43,7 +43,6 @@ class TaskWorkflow(InterventionHandlers):
         except asyncio.CancelledError:
             await finish_canceled(self._run)
             await sign_provenance(self._run)
-            await self._run.discarded()
             raise
         await sign_provenance(self._run)
         await self._run.discarded()

@@ -206,7 +206,7 @@ class GroupProcess:
             if self._stdin_path is not None:
                 stdin = files.enter_context(self._stdin_path.open("rb"))
             # The child keeps its own copies of the descriptors; ours close on return.
-            return subprocess.Popen(
+            popen = subprocess.Popen(
                 self._argv,
                 cwd=self._cwd,
                 env=self._env,
@@ -216,6 +216,13 @@ class GroupProcess:
                 start_new_session=True,
                 close_fds=True,
             )
+            if self._suspended:
+                # Paused before it started: stopped here, on the spawning thread, the
+                # moment it exists, not a turn of the event loop later (under load that
+                # turn let a short agent run before the stop reached it).
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(popen.pid, signal.SIGSTOP)
+            return popen
 
     async def _reap_group(self, popen: subprocess.Popen[bytes]) -> None:
         """Kill what is left of the group, then reap the leader (freeing the group id)."""

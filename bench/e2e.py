@@ -55,9 +55,8 @@ from bench.breakdown import (
     phase_table,
 )
 from bench.cpu import CpuTimes, child_pids, cpu_times
-from bench.governed_task import run_governed_task
+from bench.governed_task import noop_spec, run_governed_task
 from bench.raw_workflow import RawWorkflow, bench_noop
-from council.validation import parse_task_spec
 from domain import search_attributes
 from domain.phases import PHASES
 
@@ -230,21 +229,7 @@ async def main(tasks: int, concurrency: int) -> None:
                 activities=[bench_noop],
             ),
         ):
-            spec = parse_task_spec(
-                {
-                    "id": "BENCH-0001",
-                    "title": "no-op",
-                    "risk_tier": 3,
-                    "mode": "chore",
-                    "scope": {"in": ["README.md"]},
-                    "invariants": ["nothing changes"],
-                    "acceptance": [{"id": "A1", "given": "g", "when": "w", "then": "t"}],
-                    "repo": str(repo),
-                    "agent": {"argv": ["true"]},
-                    "execution_mode": "auto",
-                    "max_iterations": 1,
-                }
-            )
+            spec = noop_spec(repo)
 
             ran: list[str] = []  # the governed tasks of the current pass
 

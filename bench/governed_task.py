@@ -4,7 +4,9 @@ then its workflow on Temporal, run to its end (bench.e2e, bench.scaling)."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
@@ -12,8 +14,28 @@ from temporalio.client import Client
 from agency.db import records
 from agency.settings import Settings
 from council.spec import TaskSpec
+from council.validation import parse_task_spec
 from domain.execution import ExecutorOptions
 from domain.task import WORKFLOW_NAME, TaskInput, TaskResult
+
+
+def noop_spec(repo: Path, agent: Sequence[str] = ("true",)) -> TaskSpec:
+    """A no-op task on `repo`: every phase runs, the agent changes nothing, no gates."""
+    return parse_task_spec(
+        {
+            "id": "BENCH-0001",
+            "title": "no-op",
+            "risk_tier": 3,
+            "mode": "chore",
+            "scope": {"in": ["README.md"]},
+            "invariants": ["nothing changes"],
+            "acceptance": [{"id": "A1", "given": "g", "when": "w", "then": "t"}],
+            "repo": str(repo),
+            "agent": {"argv": list(agent)},
+            "execution_mode": "auto",
+            "max_iterations": 1,
+        }
+    )
 
 
 async def run_governed_task(

@@ -50,6 +50,7 @@ from agency.stack import stop_signals
 from agency.temporal_client import connect
 from bench.breakdown import percentile
 from bench.e2e import make_repo, timed
+from bench.governed_task import noop_spec as noop_spec_of
 from bench.governed_task import run_governed_task
 from bench.procs import (
     DEFAULT_ADMIN_URL,
@@ -64,7 +65,6 @@ from bench.procs import (
 )
 from bench.raw_workflow import RawWorkflow, bench_noop
 from council.spec import TaskSpec
-from council.validation import parse_task_spec
 
 READY_TIMEOUT_S = 90.0
 # A governed no-op task takes about a second alone; anything near this is stuck.
@@ -94,22 +94,8 @@ class Pass:
 
 
 def noop_spec(repo: Path) -> TaskSpec:
-    """bench.e2e's no-op task: every phase runs, the agent changes nothing."""
-    return parse_task_spec(
-        {
-            "id": "BENCH-0001",
-            "title": "no-op",
-            "risk_tier": 3,
-            "mode": "chore",
-            "scope": {"in": ["README.md"]},
-            "invariants": ["nothing changes"],
-            "acceptance": [{"id": "A1", "given": "g", "when": "w", "then": "t"}],
-            "repo": str(repo),
-            "agent": {"argv": ["python3", "-c", "pass"]},
-            "execution_mode": "auto",
-            "max_iterations": 1,
-        }
-    )
+    """bench.e2e's no-op task, with the agent these figures were measured with."""
+    return noop_spec_of(repo, agent=["python3", "-c", "pass"])
 
 
 def governed_task(

@@ -16,6 +16,19 @@ InterventionKind = Literal[
 INTERVENTION_KINDS: tuple[str, ...] = get_args(InterventionKind)
 REFUSED_SUFFIX = "_refused"
 
+# Interventions that keep a task where it is or steer it (each may be followed by one
+# resume). A task takes at most MAX_HOLDING_INTERVENTIONS of them; resume, approve,
+# reject, cancel and an override that decides an awaited approval, which let it go on or
+# end, are never refused for their number (workflows/interventions.py). Why a bound: every
+# intervention adds six events to the workflow's history and is one of Temporal's
+# updates, of which an execution holds at most 2,000; past that the server refuses every
+# update, approve included. 500 of them (and their resumes) stay near 6,000 events with
+# 20 iterations, under the server's 10,240-event warning and far from its limit, with
+# room for every update a task needs to end. A refused update leaves no trace in the
+# history.
+HOLDING_INTERVENTIONS = frozenset({"pause", "override", "guidance", "parameters"})
+MAX_HOLDING_INTERVENTIONS = 500
+
 # Actor recorded when a signal arrives without one: the `temporal` CLI sends no input.
 DEFAULT_ACTOR = "temporal-cli"
 MAX_ACTOR = 200

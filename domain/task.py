@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from council.models import Decision, Judgment, Stage
 from council.spec import TaskSpec
 from domain.execution import ExecutionSummary, ExecutorOptions
-from domain.interventions import MAX_ACTOR, OverrideInput
+from domain.interventions import MAX_ACTOR, MAX_HOLDING_INTERVENTIONS, OverrideInput
 from domain.phases import Phase
 
 # The workflow type Temporal knows the task workflow by (clients start it by this name).
@@ -23,6 +23,9 @@ class TaskInput(BaseModel):
     tenant: str = Field(default="default", max_length=100)
     approval_timeout_s: int = Field(default=24 * 3600, ge=1)
     executors: ExecutorOptions = Field(default_factory=ExecutorOptions)
+    # The bound on interventions that hold the task (domain/interventions.py); in the
+    # input so that a test can reach it without 500 interventions.
+    max_holding_interventions: int = Field(default=MAX_HOLDING_INTERVENTIONS, ge=1)
 
 
 class TaskResult(BaseModel):

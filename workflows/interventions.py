@@ -22,6 +22,7 @@ from workflows.visibility import show
 with workflow.unsafe.imports_passed_through():
     from domain.audit import ProjectionPatch
     from domain.interventions import (
+        HOLDING_INTERVENTIONS,
         REFUSED_SUFFIX,
         GuidanceInput,
         Intervention,
@@ -32,10 +33,25 @@ with workflow.unsafe.imports_passed_through():
     from domain.phases import TERMINAL_PHASES
 
 
+def holds(run: TaskRun, name: str) -> bool:
+    """Whether intervention `name` counts against the task's bound on them: those that let
+    the task go on or end never do (domain/interventions.py says why there is one)."""
+    if name == "override" and run.pending_action == "approve":
+        return False  # a human's decision on the awaited approval
+    return name in HOLDING_INTERVENTIONS
+
+
 def refusal(run: TaskRun, name: str, inp: Intervention | None) -> str | None:
     """Why intervention `name` does not apply now; None when it does."""
     if run.phase in TERMINAL_PHASES:
         return f"cannot {name}: the task is {run.phase}"
+    if holds(run, name) and run.holding_interventions >= run.inp.max_holding_interventions:
+        return (
+            f"cannot {name}: the task has taken {run.holding_interventions} pauses, "
+            "guidances, parameter changes and overrides, the most one task takes (its "
+            "Temporal history must stay within the server's limits); resume, approve, "
+            "reject or cancel it, and submit a new task to go on steering"
+        )
     if name == "pause" and run.paused:
         return "cannot pause: already paused"
     if name == "resume" and not run.paused:
@@ -73,6 +89,8 @@ async def intervene(run: TaskRun, name: str, inp: Intervention) -> InterventionA
             detail={"reason": refused},
         )
         return InterventionAck(accepted=False, detail=refused)
+    if holds(run, name):
+        run.holding_interventions += 1
     detail: dict[str, Any] = {"reason": inp.reason} if inp.reason else {}
     projection = ProjectionPatch()
     approval_status: str | None = None

@@ -46,6 +46,8 @@ class TaskRun:
         self.override: OverrideInput | None = None
         self.guidance: list[str] = []
         self.cancel_by: Intervention | None = None
+        # Interventions taken that hold or steer the task (bounded: interventions.py).
+        self.holding_interventions = 0
         # The executor host of the current run, and how many hosts this task lost.
         self.host: ExecutorClaim | None = None
         self.hosts_lost = 0

@@ -19,6 +19,7 @@ from agency.settings import Settings
 from agency.task_start import start_task_workflow
 from agency.worker import running_worker
 from domain.execution import ExecutorOptions
+from domain.interventions import MAX_HOLDING_INTERVENTIONS
 from domain.task import TaskInput, TaskResult, TaskState
 from tests.support.repos import make_repo, task_spec
 
@@ -33,7 +34,12 @@ class Harness:
     client: Client
     task_queue: str
 
-    async def start(self, approval_timeout_s: int = 600, **overrides: object) -> WorkflowHandle:
+    async def start(
+        self,
+        approval_timeout_s: int = 600,
+        max_holding_interventions: int = MAX_HOLDING_INTERVENTIONS,
+        **overrides: object,
+    ) -> WorkflowHandle:
         from council.validation import parse_task_spec
 
         spec = parse_task_spec(task_spec(self.repo, **overrides))
@@ -48,6 +54,7 @@ class Harness:
                 submitted_by="tester",
                 approval_timeout_s=approval_timeout_s,
                 executors=executor_options(self.settings),
+                max_holding_interventions=max_holding_interventions,
             ),
             task_queue=self.task_queue,
             api_url=self.settings.api_url,

@@ -12,7 +12,13 @@ from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import CancelledError
 from temporalio.testing import WorkflowEnvironment
 
-from domain.interventions import Intervention, InterventionAck, OverrideInput
+from domain.interventions import (
+    GuidanceInput,
+    Intervention,
+    InterventionAck,
+    OverrideInput,
+    ParametersInput,
+)
 from tests.support.harness import Harness, harness, state_of
 from tests.support.repos import git
 
@@ -152,6 +158,48 @@ async def test_resume_when_not_paused_is_refused_with_the_reason(
             )
         assert "not paused" in str(caught.value.cause)
         assert (await handle.result()).phase == "completed"
+
+
+async def test_interventions_that_hold_a_task_are_bounded_and_the_way_out_stays_open(
+    dev_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    from temporalio.client import WorkflowUpdateFailedError
+
+    async with harness(dev_env.client, tmp_path) as h:
+        handle = await h.start(max_holding_interventions=3, execution_mode="strict")
+        await wait_phase(handle, "awaiting_approval")
+
+        async def update(name: str, inp: Intervention) -> InterventionAck:
+            ack: InterventionAck = await handle.execute_update(
+                name, inp, result_type=InterventionAck
+            )
+            return ack
+
+        await update("pause", Intervention(actor="ann"))
+        await update("resume", Intervention(actor="ann"))
+        await update("guidance", GuidanceInput(actor="ann", text="keep it small"))
+        await update("parameters", ParametersInput(actor="ann", max_iterations=3))
+        for name, inp in (
+            ("pause", Intervention(actor="ann")),
+            ("guidance", GuidanceInput(actor="ann", text="once more")),
+        ):
+            with pytest.raises(WorkflowUpdateFailedError) as caught:
+                await update(name, inp)
+            assert "has taken 3" in str(caught.value.cause), name
+        # The way out is never refused for the number: the approval is decided and the
+        # task completes.
+        assert (await update("approve", Intervention(actor="ann"))).accepted
+        result = await handle.result()
+        assert result.phase == "completed", result.error
+        audit = [a.action for a in await h.audit(handle)]  # type: ignore[attr-defined]
+        # Refused updates leave nothing behind: four interventions taken, one approval.
+        assert [a for a in audit if a in ("pause", "resume", "guidance", "parameters")] == [
+            "pause",
+            "resume",
+            "guidance",
+            "parameters",
+        ]
+        assert "approve" in audit
 
 
 async def test_cancel_kills_the_agent_and_audits_canceled(

@@ -11,6 +11,7 @@ import sys
 
 import uvicorn
 
+from agency.gc_tuning import freeze_startup_heap
 from agency.settings import get_settings
 from agency.slo.spec import SloFileInvalid, load_slo_file
 from api.app import create_app
@@ -29,8 +30,10 @@ def main() -> None:
     except SloFileInvalid as err:
         print(f"api: {err}", file=sys.stderr)
         raise SystemExit(EXIT_CONFIG) from None
+    app = create_app(settings, workflows=[TaskWorkflow], slo_file=slo_file)
+    freeze_startup_heap()  # every import and the app are built by now (agency/gc_tuning.py)
     uvicorn.run(
-        create_app(settings, workflows=[TaskWorkflow], slo_file=slo_file),
+        app,
         host=settings.api_host,
         port=settings.api_port,
         log_level="info",

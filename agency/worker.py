@@ -24,6 +24,7 @@ from activities import build_activities
 from agency.alerts.schedule import ensure_alert_schedule
 from agency.codec import CodecConfigError
 from agency.db.engine import make_engine, session_maker
+from agency.gc_tuning import freeze_startup_heap
 from agency.metrics.exposition import serving_metrics
 from agency.metrics.temporal_sdk import install_sdk_metrics
 from agency.settings import Settings, get_settings
@@ -91,6 +92,7 @@ async def serve(settings: Settings) -> None:
     metrics = serving_metrics(settings.metrics_host, settings.worker_metrics_port, "worker")
     async with metrics, running_worker(client, settings):
         await ensure_alert_schedule(client, settings)  # the SLO alerts' evaluator
+        freeze_startup_heap()  # what it keeps is built by now (agency/gc_tuning.py)
         log.info(
             "worker polling task queue %s at %s",
             settings.task_queue,

@@ -40,6 +40,7 @@ from agency.db.engine import make_engine, session_maker
 from agency.db.migrate import upgrade_database
 from agency.db.models import TaskEvent
 from agency.executor.worker import running_executor
+from agency.gc_tuning import freeze_startup_heap
 from agency.settings import Settings
 from agency.temporal_client import data_converter
 from agency.worker import running_worker
@@ -256,6 +257,8 @@ async def main(tasks: int, concurrency: int) -> None:
 
             await governed(0)  # warm-up: imports, first worktree, connection pools
             await raw(0)
+            # As the worker's and the executor's entry points do once they are up.
+            freeze_startup_heap()
             server = child_pids("temporal")
             cpu: list[tuple[str, CpuTimes]] = []
             rows = []

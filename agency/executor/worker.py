@@ -29,6 +29,7 @@ from agency.executor.dirlock import DirectoryInUse, exclusive
 from agency.executor.host import HostRuns
 from agency.executor.layout import Layout
 from agency.executor.sandbox import Sandbox
+from agency.gc_tuning import freeze_startup_heap
 from agency.metrics.executor import active_runs_of
 from agency.metrics.exposition import serving_metrics
 from agency.metrics.temporal_sdk import install_sdk_metrics
@@ -149,6 +150,7 @@ async def serve(settings: Settings) -> None:
             settings.effective_temporal_address,
             executor.claim.sandbox,
         )
+        freeze_startup_heap()  # what it keeps is built by now (agency/gc_tuning.py)
         await stop.wait()
 
 

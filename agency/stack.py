@@ -112,9 +112,9 @@ class Stack:
             str(port),
             "--ui-port",
             str(self.settings.temporal_ui_port),
-            # On disk, so that a restarted (or a stopped and started) stack resumes tasks.
-            "--db-filename",
-            str(self.data_dir / "temporal.db"),
+            # On disk, so that a restarted (or a stopped and started) stack resumes tasks
+            # (in write-ahead-log mode: agency/dev_server.py).
+            *dev_server.file_store_args(str(self.data_dir / "temporal.db")),
             "--log-level",
             "warn",
             # Updates on, tasks handed out as soon as written (agency/dev_server.py).

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -194,6 +196,9 @@ def test_embedded_temporal_is_probed_restarted_from_its_db_and_pollers_known_by_
     finally:
         supervisor.stop(grace_s=5, order=STOP_ORDER)
     assert (tmp_path / "temporal.db").exists()
+    # Its state is kept in write-ahead-log mode, through the kill and the restart.
+    with contextlib.closing(sqlite3.connect(tmp_path / "temporal.db")) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 
 async def start_open_workflow(address: str) -> str:

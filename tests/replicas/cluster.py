@@ -99,7 +99,7 @@ class Cluster:
         temporal_argv = [
             str(TEMPORAL_BIN), "server", "start-dev",
             "--ip", "127.0.0.1", "--port", str(self.temporal_port), "--headless",
-            "--db-filename", str(self.data_dir / "temporal.db"),
+            *dev_server.file_store_args(str(self.data_dir / "temporal.db")),
             "--log-level", "warn",
             *dev_server.dynamic_config_args(),
         ]

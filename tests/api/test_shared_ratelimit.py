@@ -4,7 +4,7 @@ replicas, and a key's budget is one budget across them."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -15,19 +15,15 @@ from agency.db.migrate import upgrade_database_async
 from agency.settings import Settings
 from api.ratelimit import Policy, RateLimiter
 from api.shared_ratelimit import PostgresRateLimiter, make_limiter
-from tests.support.postgres import fresh_postgres_database
+from tests.support.db_fixtures import pg_url
+
+__all__ = ["pg_url"]
 
 ROLES = ("viewer", "operator", "admin")
 
 
 def policies(quota: int, window_s: float = 60.0) -> dict[str, Policy]:
     return {role: Policy(role, quota, window_s) for role in ROLES}
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    with fresh_postgres_database() as url:
-        yield url
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -14,33 +14,17 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agency.db import apply_record
-from agency.db.engine import make_engine, session_maker
 from agency.db.event_notices import EventListener
-from agency.db.migrate import upgrade_database_async
 from agency.settings import Settings
 from api.stream_wakeups import Polling, make_wakeups
 from tests.agency.db.factories import add_task, record
-from tests.support.postgres import fresh_postgres_database
+from tests.support.db_fixtures import pg_sessions, pg_url
+
+__all__ = ["pg_sessions", "pg_url"]
 
 # Longer than any test waits: a wake-up seen in time came from a notice.
 FALLBACK_S = 60.0
 WITHIN_S = 10.0
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    with fresh_postgres_database() as url:
-        yield url
-
-
-@pytest.fixture
-async def sessions(pg_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    await upgrade_database_async(pg_url)
-    engine = make_engine(pg_url)
-    try:
-        yield session_maker(engine)
-    finally:
-        await engine.dispose()
 
 
 async def connected(listener: EventListener) -> None:
@@ -52,7 +36,7 @@ async def connected(listener: EventListener) -> None:
 
 @pytest.fixture
 async def listener(
-    pg_url: str, sessions: async_sessionmaker[AsyncSession]
+    pg_url: str, pg_sessions: async_sessionmaker[AsyncSession]
 ) -> AsyncIterator[EventListener]:
     made = EventListener(pg_url, fallback_s=FALLBACK_S)
     made.start()
@@ -64,16 +48,16 @@ async def listener(
 
 
 async def test_an_event_written_wakes_that_tasks_streams_only(
-    sessions: async_sessionmaker[AsyncSession], listener: EventListener
+    pg_sessions: async_sessionmaker[AsyncSession], listener: EventListener
 ) -> None:
-    async with sessions() as session:
+    async with pg_sessions() as session:
         task = await add_task(session)
         other = await add_task(session)
     woken, untouched = listener.subscribe(task.id), listener.subscribe(other.id)
     woken.arm()
     untouched.arm()
     # Another engine: the write of another process (a worker, another API replica).
-    async with sessions() as session:
+    async with pg_sessions() as session:
         assert await apply_record(session, record(task.id, 1))
     await asyncio.wait_for(woken.wait(poll_s=FALLBACK_S), WITHIN_S)
     with pytest.raises(TimeoutError):
@@ -83,11 +67,11 @@ async def test_an_event_written_wakes_that_tasks_streams_only(
 
 
 async def test_a_lost_connection_wakes_every_stream_and_is_made_again(
-    sessions: async_sessionmaker[AsyncSession], listener: EventListener
+    pg_sessions: async_sessionmaker[AsyncSession], listener: EventListener
 ) -> None:
     subscription = listener.subscribe("any-task")
     subscription.arm()
-    async with sessions() as session:
+    async with pg_sessions() as session:
         await session.execute(
             text(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "

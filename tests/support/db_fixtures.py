@@ -2,7 +2,8 @@
 
 `sqlite_url` and `pg_url` are empty databases; `db_url` is each of them in turn;
 `sessions` is a session factory on a migrated `db_url`, `reader` an agency.db.reads
-reader on the same database.
+reader on the same database; `pg_sessions` a session factory on a migrated `pg_url`
+(for what only PostgreSQL has: notices, shared rows).
 """
 
 from __future__ import annotations
@@ -37,14 +38,25 @@ def db_url(request: pytest.FixtureRequest) -> str:
     return request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
 
 
-@pytest.fixture
-async def sessions(db_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    await upgrade_database_async(db_url)
-    engine = make_engine(db_url)
+async def _migrated_sessions(url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    await upgrade_database_async(url)
+    engine = make_engine(url)
     try:
         yield session_maker(engine)
     finally:
         await engine.dispose()
+
+
+@pytest.fixture
+async def sessions(db_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    async for made in _migrated_sessions(db_url):
+        yield made
+
+
+@pytest.fixture
+async def pg_sessions(pg_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    async for made in _migrated_sessions(pg_url):
+        yield made
 
 
 @pytest.fixture

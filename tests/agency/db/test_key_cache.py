@@ -12,31 +12,18 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
-import pytest
 from sqlalchemy import Executable, Row, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agency.db import keys
-from agency.db.engine import make_engine, session_maker
 from agency.db.event_notices import EventListener
 from agency.db.key_cache import CachedKeys, ReaderKeys, make_key_check
-from agency.db.migrate import upgrade_database_async
 from agency.db.reads import AsyncReader, Params, Reader, make_reader
 
 # Longer than any test runs: a key dropped in time was dropped by a notice.
 LONG_TTL_S = 3600.0
 WITHIN_S = 10.0
-
-
-@pytest.fixture
-async def pg_sessions(pg_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    await upgrade_database_async(pg_url)
-    engine = make_engine(pg_url)
-    try:
-        yield session_maker(engine)
-    finally:
-        await engine.dispose()
 
 
 @dataclass

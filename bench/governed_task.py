@@ -50,22 +50,15 @@ async def run_governed_task(
 ) -> str:
     """Run one task of `spec` to its end; its id. Raises unless it ends in `ends`."""
     task_id = task_id or str(uuid.uuid4())
-    async with sessions() as session:
-        await records.insert_task(
+    async with sessions() as session:  # the row the API would insert (it commits)
+        await records.insert_spec_task(
             session,
+            spec,
             task_id=task_id,
-            caws_id=spec.id,
-            title=spec.title,
-            risk_tier=spec.risk_tier,
-            mode=spec.mode,
-            execution_mode=spec.execution_mode,
-            max_iterations=spec.max_iterations,
             workflow_id=f"task-{task_id}",
-            spec={},
             submitted_by="bench",
             tenant="default",
         )
-        await session.commit()
     result = await client.execute_workflow(
         WORKFLOW_NAME,
         TaskInput(

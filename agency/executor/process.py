@@ -86,6 +86,8 @@ class GroupProcess:
         self._cap = cap_bytes
         self._pgid: int | None = None
         self._suspended = False
+        # Whether the spawning thread stopped the process (it was paused before it began).
+        self._stopped_on_spawn = False
         self._kill_requested = False
         self._used_s = 0.0  # running (not suspended) time before the last resume
         self._resumed_at = 0.0
@@ -151,6 +153,10 @@ class GroupProcess:
             self._signal(signal.SIGKILL)
         elif self._suspended:
             self._signal(signal.SIGSTOP)
+        elif self._stopped_on_spawn:
+            # Resumed while the spawning thread was stopping it: that resume found no
+            # process to continue, so it is continued here.
+            self._signal(signal.SIGCONT)
         timed_out = False
         exited = _exit_future(popen.pid)
         try:
@@ -222,6 +228,7 @@ class GroupProcess:
                 # turn let a short agent run before the stop reached it).
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(popen.pid, signal.SIGSTOP)
+                self._stopped_on_spawn = True
             return popen
 
     async def _reap_group(self, popen: subprocess.Popen[bytes]) -> None:

@@ -64,7 +64,12 @@ class TaskPublic(BaseModel):
     )
     rounds: list[Round] = Field(default_factory=list)
     execution: ExecutionSummary | None = None
-    live: bool = Field(default=False, description="merged with the running workflow's live state")
+    live: bool = Field(
+        default=False,
+        description="merged with the running workflow's live state: only a task stored "
+        "before its projection held rounds, decision and execution is (the projection "
+        "is otherwise the whole answer)",
+    )
     live_unavailable: str | None = Field(
         default=None,
         description="set (on a single task's read) when the task runs but its live state "

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import Row
 from starlette.responses import Response
 
+from agency.db.task_reads import STATE_COLUMNS
 from api.schemas import TaskPublic, spec_warnings
 
 # About 2 KB a task: a few megabytes at most.
@@ -33,11 +34,16 @@ def json_response(body: bytes) -> Response:
 
 
 def public_from_row(row: Row[Any]) -> TaskPublic:
-    """The TaskPublic of a TASK_ROW row (JSON columns decoded)."""
+    """The TaskPublic of a TASK_ROW or TASK_LIST_ROW row (JSON columns decoded)."""
     fields = row._asdict()
     fields["spec"] = json.loads(row.spec_json) if row.spec_json else {}
     fields["verdicts"] = json.loads(row.verdicts_json) if row.verdicts_json else []
     fields["warnings"] = spec_warnings(fields["spec"])
+    # A list's rows (TASK_LIST_ROW) leave out the state only a single task's read shows.
+    for name in STATE_COLUMNS:
+        stored = fields.pop(f"{name}_json", None)
+        if stored is not None:
+            fields[name] = json.loads(stored)
     return TaskPublic.model_validate(fields)
 
 

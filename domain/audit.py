@@ -9,9 +9,11 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from council.models import Judgment, Stage
+from council.models import Decision, Judgment, Stage
+from domain.execution import ExecutionSummary
 from domain.interventions import MAX_ACTOR
 from domain.phases import Phase
+from domain.task import Round
 
 
 class ProjectionPatch(BaseModel):
@@ -31,6 +33,13 @@ class ProjectionPatch(BaseModel):
     changed_files: int | None = None
     lines_added: int | None = None
     lines_removed: int | None = None
+    # What the workflow's live state holds beyond the fields above, so that the projection
+    # answers a read on its own (api.routes.tasks.get_task): the council's latest decision
+    # (a human override's replacement included), the last execution, and the rounds
+    # judged since the previous record, appended to those stored.
+    decision: Decision | None = None
+    execution: ExecutionSummary | None = None
+    new_rounds: list[Round] = Field(default_factory=list)
 
 
 class RecordInput(BaseModel):

@@ -65,6 +65,7 @@ async def record(
     # The sequence number is taken before the first await, so concurrent records
     # (a signal handler and the main flow) never share one.
     run.seq += 1
+    patch = live_changes(run, projection or ProjectionPatch())
     record_input = RecordInput(
         task_id=run.task_id,
         seq=run.seq,
@@ -76,7 +77,7 @@ async def record(
         verdict=verdict,
         approval_status=approval_status,
         detail=detail or {},
-        projection=projection or ProjectionPatch(),
+        projection=patch,
         judgments=judgments or [],
         stage=stage,
         iteration=run.iteration,
@@ -89,3 +90,18 @@ async def record(
     else:
         # Histories from before records were local activities replay as they ran.
         await call(RECORD, record_input, opts.QUICK, summary=summary)
+
+
+def live_changes(run: TaskRun, patch: ProjectionPatch) -> ProjectionPatch:
+    """`patch` with what changed in the run's decision, execution and rounds since the
+    last record, so the projection holds the whole state a read shows (an override's
+    replaced decision reaches it with the record after it)."""
+    changes: dict[str, Any] = {}
+    if run.decision is not run.projected_decision:
+        changes["decision"] = run.projected_decision = run.decision
+    if run.execution is not run.projected_execution:
+        changes["execution"] = run.projected_execution = run.execution
+    if len(run.rounds) > run.projected_rounds:
+        changes["new_rounds"] = run.rounds[run.projected_rounds :]
+        run.projected_rounds = len(run.rounds)
+    return patch.model_copy(update=changes) if changes else patch

@@ -66,6 +66,12 @@ class TaskRun:
         self.recorded_at: datetime | None = None
         # The sequence number of the last record written (recording.py).
         self.seq = 0
+        # What the records have put in the projection of the state above that no patch
+        # names (recording.py, live_changes): the decision and execution last projected,
+        # and how many rounds.
+        self.projected_decision: Decision | None = None
+        self.projected_execution: ExecutionSummary | None = None
+        self.projected_rounds = 0
 
     @property
     def task_id(self) -> str:

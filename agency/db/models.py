@@ -67,6 +67,13 @@ class Task(SQLModel, table=True):
     changed_files: int = 0
     lines_added: int = 0
     lines_removed: int = 0
+    # The rest of what a read of the task shows (domain.audit.ProjectionPatch): the
+    # council's latest decision, every round judged, the last execution. NULL rounds mark
+    # a task stored before the projection held them (migration 0013): a read of it while
+    # it runs asks the workflow instead.
+    decision: dict[str, Any] | None = Field(default=None, sa_type=JSON(none_as_null=True))
+    rounds: list[dict[str, Any]] | None = Field(default=None, sa_type=JSON(none_as_null=True))
+    execution: dict[str, Any] | None = Field(default=None, sa_type=JSON(none_as_null=True))
     # Highest record sequence applied to this projection (SSE clients resume from it).
     last_seq: int = 0
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())

@@ -77,6 +77,8 @@ async def insert_task(
         spec=spec,
         submitted_by=submitted_by,
         tenant=tenant,
+        # Not NULL: this task's records keep its whole state in the projection (0013).
+        rounds=[],
         created_at=now,
         updated_at=now,
     )
@@ -135,11 +137,16 @@ def projection_changes(patch: ProjectionPatch) -> dict[str, Any]:
     """The column values a patch sets: None fields are left alone; `clear_pending_action`
     empties pending_action unless the same patch also sets a new one."""
     # Top-level None only: exclude_none would also strip None inside the judgments.
-    dumped = patch.model_dump(mode="json", exclude={"clear_pending_action"})
+    dumped = patch.model_dump(mode="json", exclude={"clear_pending_action", "new_rounds"})
     values = {name: value for name, value in dumped.items() if value is not None}
     if patch.clear_pending_action and patch.pending_action is None:
         values["pending_action"] = None
     return values
+
+
+# Too large to repeat in events (gate output tails, every round so far; a judgment's own
+# event has its verdict and reasons): a stream client that wants them reads the task.
+_NOT_IN_EVENTS = frozenset({"execution", "rounds"})
 
 
 def _json_detail(rec: RecordInput) -> dict[str, Any]:
@@ -154,8 +161,9 @@ def _event_data(
     # What an SSE client needs without a second request: the record's detail, plus the
     # projection fields it changed and its verdict/approval status when it has them.
     data = dict(detail)
-    if changes:
-        data["projection"] = changes
+    shown = {name: value for name, value in changes.items() if name not in _NOT_IN_EVENTS}
+    if shown:
+        data["projection"] = shown
     if rec.verdict is not None:
         data["verdict"] = rec.verdict
     if rec.approval_status is not None:
@@ -177,6 +185,7 @@ _RECORD_EXISTS = select(
 _INSERT_EVENT = insert(_EVENTS)
 _INSERT_AUDIT = insert(_AUDIT)
 _INSERT_VERDICTS = insert(_VERDICTS)
+_ROUNDS_OF_TASK = select(_TASKS.c.rounds).where(_TASKS.c.id == bindparam("task_id"))
 
 
 @functools.lru_cache(maxsize=256)
@@ -196,6 +205,15 @@ def _update_projection(columns: frozenset[str]) -> Update:
             ),
         )
     )
+
+
+async def _rounds_with(session: AsyncSession, rec: RecordInput) -> list[Any]:
+    """The task's stored rounds with the record's new ones after them. Read in the
+    record's transaction: only the main flow of the workflow judges, so no other record of
+    the task appends rounds meanwhile, and the (task_id, seq) key makes the append once."""
+    stored = await session.scalar(_ROUNDS_OF_TASK, {"task_id": rec.task_id})
+    new = [r.model_dump(mode="json") for r in rec.projection.new_rounds]
+    return [*(stored or []), *new]
 
 
 async def _record_exists(session: AsyncSession, task_id: str, seq: int) -> bool:
@@ -233,6 +251,8 @@ async def apply_record(session: AsyncSession, rec: RecordInput) -> bool:
     changes = projection_changes(rec.projection)
     detail = _json_detail(rec)
     try:
+        if rec.projection.new_rounds:
+            changes["rounds"] = await _rounds_with(session, rec)
         # The event goes first: its unique key is where a concurrent duplicate waits and
         # then fails, before it has touched anything else.
         await session.execute(

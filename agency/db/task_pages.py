@@ -1,7 +1,7 @@
 """One page of a tenant's tasks: filters and keyset cursor paging, through a Reader.
 
-The API's task list (agency.db.task_reads has the single-task reads). Rows are TASK_ROW
-rows, newest first.
+The API's task list (agency.db.task_reads has the single-task reads). Rows are
+TASK_LIST_ROW rows (a task's row without the state only its own read shows), newest first.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, Row, Select, and_, bindparam, func, or_, s
 
 from agency.db.models import Task
 from agency.db.reads import Reader
-from agency.db.task_reads import TASK_ROW
+from agency.db.task_reads import TASK_LIST_ROW
 
 MAX_PAGE = 500
 
@@ -101,7 +101,7 @@ def _page_statement(shape: tuple[tuple[str, bool], ...]) -> Select[Any]:
         conditions.append(Task.created_at <= at)
         conditions.append(or_(Task.created_at < at, and_(Task.created_at == at, Task.id < last_id)))
     return (
-        select(*TASK_ROW)
+        select(*TASK_LIST_ROW)
         .where(*conditions)
         .order_by(Task.created_at.desc(), Task.id.desc())
         .limit(bindparam("limit"))
@@ -123,7 +123,7 @@ async def list_tasks(
     cursor: str | None = None,
 ) -> tuple[list[Row[Any]], str | None]:
     """One page of tasks, newest first, and the cursor of the next page (None at the end).
-    Rows (TASK_ROW) come from `reader`: this is the API's list.
+    Rows (TASK_LIST_ROW) come from `reader`: this is the API's list.
 
     Keyset paging on (created_at desc, id desc): rows inserted while a client pages never
     make it see a row twice or skip one. `text` matches title, CAWS id or task id,

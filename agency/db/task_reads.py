@@ -7,7 +7,7 @@ provenance verifier all read here; the ORM session is for writes (agency.db.reco
 Rows are SQLAlchemy `Row`s with attribute access by column name. Event, audit and
 verdict rows carry every column with its type applied (UTC datetimes, decoded JSON). A
 task row (TASK_ROW) carries its JSON columns as the stored text instead (`spec_json`,
-`verdicts_json`): such a row is hashable, so the API can key each row's serialized
+`verdicts_json`, …): such a row is hashable, so the API can key each row's serialized
 answer by the row itself (api.task_json); `task_spec` and `task_verdicts` decode them.
 """
 
@@ -27,10 +27,17 @@ MAX_EVENTS_PAGE = 10_000
 # then runs it off the event loop (Reader.all's `scan`).
 SMALL_EVENTS_PAGE = 1000
 
-JSON_COLUMNS = ("spec", "verdicts")
+JSON_COLUMNS = ("spec", "verdicts", "decision", "rounds", "execution")
+# The state only a single task's read shows (rounds and gate output are kilobytes).
+STATE_COLUMNS = ("decision", "rounds", "execution")
 TASK_ROW = tuple(
     cast(column, Text).label(f"{column.name}_json") if column.name in JSON_COLUMNS else column
     for column in Task.__table__.c
+)
+TASK_LIST_ROW = tuple(
+    column
+    for column, name in zip(TASK_ROW, Task.__table__.c.keys(), strict=True)
+    if name not in STATE_COLUMNS
 )
 TASK_BY_ID = select(*TASK_ROW).where(Task.id == bindparam("task_id"))
 TENANT_TASK_BY_ID = TASK_BY_ID.where(Task.tenant == bindparam("tenant"))
@@ -65,6 +72,12 @@ def task_spec(row: Row[Any]) -> dict[str, Any]:
     """The task spec a TASK_ROW row stores (as submitted, by alias)."""
     spec: dict[str, Any] = json.loads(row.spec_json) if row.spec_json else {}
     return spec
+
+
+def projection_complete(row: Row[Any]) -> bool:
+    """Whether a TASK_ROW row holds the task's whole state (decision, rounds, execution):
+    every task stored since migration 0013; one stored before has NULL rounds."""
+    return row.rounds_json is not None
 
 
 def task_verdicts(row: Row[Any]) -> list[dict[str, Any]]:

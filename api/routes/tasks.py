@@ -256,11 +256,14 @@ async def _row(reader: Reader, principal: ViewerDep, task_id: str) -> Any:
 
 @router.get("/{task_id}", response_model=TaskPublic, responses=ERRORS)
 async def get_task(state: StateDep, principal: ViewerDep, task_id: TaskId) -> Response:
-    """The task's projection; while it runs, merged with the workflow's live state. The
+    """The task's projection: every transition the workflow makes is recorded there
+    before it is acknowledged (an intervention's 202 included), so the projection is the
+    whole answer. A task stored before the projection held its rounds, decision and
+    execution is, while it runs, merged with the workflow's live state (`live`); the
     projection alone while Temporal is unavailable (`live_unavailable` says why)."""
     row = await _row(state.reader, principal, task_id)
-    if row.phase in TERMINAL_PHASES:
-        # Finished: the projection is the whole answer, Temporal need not be asked.
+    if row.phase in TERMINAL_PHASES or task_reads.projection_complete(row):
+        # Temporal need not be asked: a read costs one database round trip.
         return json_response(state.task_json.task(row))
     live = await live_state(state.temporal, row)
     public = public_from_row(row)

@@ -150,15 +150,18 @@ async def load(
     note = ""
     rounds: list[RoundView]
     summary = task.execution
-    if task.live and task.rounds:
+    if task.rounds:
+        # The projection's (or, for a task stored before it held them, the live state's).
         rounds = rounds_from_state(task.rounds)
     else:
         rounds = rounds_from_records(verdict_rows, audit)
-    if task.phase in TERMINAL_PHASES and with_final and summary is None:
+    executed = any(e.action == "executed" for e in events)
+    if task.phase in TERMINAL_PHASES and with_final and summary is None and executed:
+        # A task stored before the projection held its execution: its workflow has it.
         final = await final_state(connection, task)
         if final is not None:
             summary = final.execution
-        elif any(e.action == "executed" for e in events):
+        else:
             note = (
                 "The finished workflow could not be asked for its last state (no workflow "
                 "worker, or Temporal is unavailable): gate output is not shown."

@@ -18,7 +18,7 @@ import httpx
 from agency.db import records
 from agency.db.engine import make_engine, session_maker
 from domain.audit import ProjectionPatch
-from tests.agency.db.factories import add_task, record
+from tests.agency.db.factories import add_task, as_stored_before_full_projection, record
 
 PROBLEM = "application/problem+json"
 T = TypeVar("T")
@@ -124,9 +124,14 @@ class TaskWriter:
         self._engine = make_engine(url)
         self._sessions = session_maker(self._engine)
 
-    async def add_task(self) -> str:
+    async def add_task(self, *, before_full_projection: bool = False) -> str:
+        """A new task; `before_full_projection`: as stored before migration 0013 (a read
+        of it while it runs asks its workflow for what the projection lacks)."""
         async with self._sessions() as session:
-            return (await add_task(session)).id
+            task_id = (await add_task(session)).id
+            if before_full_projection:
+                await as_stored_before_full_projection(session, task_id)
+            return task_id
 
     async def events(self, task_id: str, seqs: range, phase: str = "executing") -> None:
         async with self._sessions() as session:

@@ -17,6 +17,7 @@ from agency.metrics.http import HANDLED
 from agency.settings import Settings
 from api.app import create_app
 from council.validation import parse_task_spec
+from tests.agency.db.factories import as_stored_before_full_projection
 from tests.api.conftest import ApiUnderTest
 from tests.support.keys import bearer, make_key
 from tests.support.metrics import promtool_check, samples, value
@@ -138,7 +139,8 @@ async def test_temporal_failures_are_counted_by_how_the_api_handled_them(
             # A submission needs Temporal: 503.
             response = await http.post("/api/v1/tasks", json=task_spec(tmp_path / "repo"))
             assert response.status_code == 503, response.text
-            # A running task's view is the projection without the workflow's live state.
+            # A running task stored before the projection held its whole state: the
+            # projection without the workflow's live state (a degraded read).
             response = await http.get(f"/api/v1/tasks/{task_id}")
             assert response.status_code == 200 and response.json()["live"] is False
             text = (await http.get("/metrics")).text
@@ -148,6 +150,7 @@ async def test_temporal_failures_are_counted_by_how_the_api_handled_them(
 
 
 async def insert_queued_task(settings: Settings, task_id: str, repo: Path) -> None:
+    """A queued task as stored before migration 0013 (its read asks the workflow)."""
     engine = make_engine(settings.effective_database_url)
     try:
         async with session_maker(engine)() as session:
@@ -159,5 +162,6 @@ async def insert_queued_task(settings: Settings, task_id: str, repo: Path) -> No
                 submitted_by="tester",
                 tenant="default",
             )
+            await as_stored_before_full_projection(session, task_id)
     finally:
         await engine.dispose()

@@ -69,6 +69,7 @@ async def test_a_silent_temporal_is_503_for_writes_and_projection_for_reads(
     writer = TaskWriter(settings.effective_database_url)
     try:
         task_id = await writer.add_task()
+        older_id = await writer.add_task(before_full_projection=True)
     finally:
         await writer.close()
     with silent_server() as port:
@@ -76,13 +77,20 @@ async def test_a_silent_temporal_is_503_for_writes_and_projection_for_reads(
         with serve_app(create_app(silent)) as url:
             async with httpx.AsyncClient(base_url=url, headers=bearer(key), timeout=30) as http:
                 read = await timed(http, "GET", f"/api/v1/tasks/{task_id}")
+                older = await timed(http, "GET", f"/api/v1/tasks/{older_id}")
                 submit = await timed(http, "POST", "/api/v1/tasks", json=task_spec(tmp_path))
                 pause = await timed(http, "POST", f"/api/v1/tasks/{task_id}/pause", json={})
                 listed = await timed(http, "GET", "/api/v1/tasks")
                 health = await timed(http, "GET", "/health")
+    # The projection is the whole answer: Temporal is not asked.
     assert read.status_code == 200, read.text
-    assert read.json()["live_unavailable"].startswith("Temporal is unavailable")
+    assert read.json()["live"] is False and read.json()["live_unavailable"] is None
+    # A task stored before the projection held its whole state: the projection, saying
+    # why the workflow's live state is missing.
+    assert older.status_code == 200, older.text
+    assert older.json()["live_unavailable"].startswith("Temporal is unavailable")
     assert_unavailable(submit, "temporal")
     assert_unavailable(pause, "temporal")
-    assert [t["id"] for t in listed.json()["items"]] == [task_id]  # nothing half-written
+    listed_ids = {t["id"] for t in listed.json()["items"]}
+    assert listed_ids == {task_id, older_id}  # nothing half-written
     assert health.status_code == 503 and health.json()["temporal"]["ok"] is False

@@ -10,7 +10,10 @@ from typing import Any
 
 import httpx
 
+from agency.db.engine import make_engine, session_maker
+from tests.agency.db.factories import as_stored_before_full_projection
 from tests.api.conftest import ApiUnderTest
+from tests.support.harness import state_of
 from tests.support.repos import git, task_spec
 
 PROBLEM = "application/problem+json"
@@ -117,6 +120,37 @@ async def test_strict_task_waits_for_approval_and_refuses_what_does_not_apply(
 
     again = await api.http.post(f"/api/v1/tasks/{task['id']}/approve", json={})
     assert again.status_code == 409 and "completed" in again.json()["detail"]
+
+
+async def test_a_running_task_is_read_from_its_projection_alone(api: ApiUnderTest) -> None:
+    spec = task_spec(api.h.repo, execution_mode="strict")
+    task = (await api.http.post("/api/v1/tasks", json=spec)).json()
+    waiting = await wait_task(api.http, task["id"], lambda b: b["pending_action"] == "approve")
+    handle = api.h.client.get_workflow_handle(waiting["workflow_id"])
+    state = await state_of(handle)
+    # What the workflow holds, the projection holds: the read never asked Temporal.
+    assert waiting["live"] is False
+    assert [(r["stage"], r["decision"]["outcome"]) for r in waiting["rounds"]] == [
+        (r.stage, r.decision.outcome) for r in state.rounds
+    ]
+    assert waiting["decision"] == state.decision.model_dump(mode="json")  # type: ignore[union-attr]
+    assert waiting["execution"] == state.execution.model_dump(mode="json")  # type: ignore[union-attr]
+    # An intervention is in the projection by the time it is answered.
+    pause = await api.http.post(f"/api/v1/tasks/{task['id']}/pause", json={})
+    assert pause.status_code == 202, pause.text
+    assert (await api.http.get(f"/api/v1/tasks/{task['id']}")).json()["paused"] is True
+
+    # A task stored before the projection held its whole state: merged with the live state.
+    engine = make_engine(api.h.settings.effective_database_url)
+    try:
+        async with session_maker(engine)() as session:
+            await as_stored_before_full_projection(session, task["id"])
+    finally:
+        await engine.dispose()
+    older = (await api.http.get(f"/api/v1/tasks/{task['id']}")).json()
+    assert older["live"] is True and older["paused"] is True
+    assert older["rounds"] == waiting["rounds"] and older["decision"] == waiting["decision"]
+    await api.http.post(f"/api/v1/tasks/{task['id']}/cancel", json={})
 
 
 async def test_cancel_through_the_api_is_audited_with_the_caller(api: ApiUnderTest) -> None:

@@ -4,16 +4,19 @@ migrated SQLite database, a git repository, and a worker on a fresh task queue."
 from __future__ import annotations
 
 import contextlib
+import json
 import sys
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from temporalio.client import Client, WorkflowHandle
 
 from agency.db.migrate import upgrade_database
+from agency.db.task_reads import STATE_COLUMNS
 from agency.executor.worker import running_executor
 from agency.settings import Settings
 from agency.task_start import start_task_workflow
@@ -89,6 +92,27 @@ class Harness:
             return list(await task_reads.list_audit(reader, handle.id.removeprefix("task-")))
         finally:
             await reader.close()
+
+    async def projected_state(self, handle: WorkflowHandle) -> dict[str, Any]:
+        """The decision, rounds and execution the task's projection row holds (JSON)."""
+        from agency.db import task_reads
+        from agency.db.reads import make_reader
+
+        reader = make_reader(self.settings.effective_database_url)
+        try:
+            row = await task_reads.read_task(reader, handle.id.removeprefix("task-"))
+        finally:
+            await reader.close()
+        assert row is not None
+        return {
+            name: json.loads(stored) if (stored := getattr(row, f"{name}_json")) else None
+            for name in STATE_COLUMNS
+        }
+
+
+def live_state_json(state: TaskState) -> dict[str, Any]:
+    """What of the workflow's state the projection holds too (projected_state)."""
+    return state.model_dump(mode="json", include=set(STATE_COLUMNS))
 
 
 async def state_of(handle: WorkflowHandle) -> TaskState:

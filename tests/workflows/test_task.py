@@ -19,7 +19,7 @@ from domain.interventions import (
     OverrideInput,
     ParametersInput,
 )
-from tests.support.harness import Harness, harness, state_of
+from tests.support.harness import Harness, harness, live_state_json, state_of
 from tests.support.repos import git
 
 
@@ -249,6 +249,11 @@ async def test_override_replaces_a_council_veto(
         audit = await h.audit(handle)
         override = next(a for a in audit if a.action == "override")  # type: ignore[attr-defined]
         assert override.actor == "dana" and override.detail["reason"]  # type: ignore[attr-defined]
+        # The decision the override replaced reached the projection, as the state has it.
+        state = await state_of(handle)
+        assert state.decision is not None and state.decision.outcome == "approve"
+        assert state.decision.reasons[0].startswith("overridden by dana")
+        assert await h.projected_state(handle) == live_state_json(state)
 
 
 async def test_out_of_scope_change_is_vetoed_and_not_applied(
@@ -287,6 +292,11 @@ async def test_refine_loop_feeds_back_and_succeeds(
             ("result", 1, "refine"),
             ("result", 2, "approve"),
         ]
+        # Every round, the last decision and execution are in the projection too (a read
+        # of the task answers from it alone), each round once.
+        projected = await h.projected_state(handle)
+        assert projected == live_state_json(state)
+        assert projected["execution"]["gates"], "the gates' results are kept"
 
 
 async def test_dry_run_applies_nothing(dev_env: WorkflowEnvironment, tmp_path: Path) -> None:

@@ -6,9 +6,11 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agency.db import Task, insert_task
+from agency.db.transaction import transaction
 from council.models import Judgment, Violation
 from domain.audit import ProjectionPatch, RecordInput
 
@@ -41,6 +43,17 @@ async def add_task(
         tenant=tenant,
         created_at=created_at,
     )
+
+
+async def as_stored_before_full_projection(session: AsyncSession, task_id: str) -> None:
+    """Make the task's row what a task stored before migration 0013 has: no decision,
+    rounds or execution (a read of it while it runs asks the workflow)."""
+    async with transaction(session):
+        await session.execute(
+            update(Task)
+            .where(Task.id == task_id)
+            .values(decision=None, rounds=None, execution=None)
+        )
 
 
 def record(

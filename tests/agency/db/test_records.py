@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -25,8 +26,12 @@ from agency.db import (
     read_task,
 )
 from agency.db.engine import make_engine, session_maker
-from agency.db.task_reads import task_verdicts
+from agency.db.task_pages import list_tasks
+from agency.db.task_reads import projection_complete, task_verdicts
+from council.models import Decision
 from domain.audit import ProjectionPatch
+from domain.execution import ExecutionSummary
+from domain.task import Round
 from tests.agency.db.factories import add_task, judgments, record
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -99,6 +104,42 @@ async def test_apply_record_writes_event_audit_and_verdicts_once(
         assert stored[1].violations == [rec.judgments[1].violations[0].model_dump()]
         assert stored[1].assessment == "the model agrees"
         assert {v.stage for v in stored} == {"plan"}
+
+
+async def test_the_projection_keeps_every_round_once_the_decision_and_the_execution(
+    sessions: Sessions, reader: Reader
+) -> None:
+    async with sessions() as session:
+        task = await add_task(session)
+    decision = Decision(outcome="refine", score=0.6, threshold=0.8, reasons=["a gate failed"])
+    plan = Round(stage="plan", iteration=0, judgments=judgments(), decision=decision)
+    result = Round(stage="result", iteration=1, judgments=judgments()[:1], decision=decision)
+    execution = ExecutionSummary(
+        host_queue="ex", executor="host-a", run_id="r-1-1", state="finished", stdout_tail="ok"
+    )
+    first = record(task.id, 1, projection=ProjectionPatch(decision=decision, new_rounds=[plan]))
+    second = record(
+        task.id, 2, projection=ProjectionPatch(execution=execution, new_rounds=[result])
+    )
+    async with sessions() as session:
+        assert await apply_record(session, first)
+        assert await apply_record(session, second)
+        assert not await apply_record(session, second)  # a retry appends nothing
+    row = await read_task(reader, task.id)
+    assert row is not None and projection_complete(row)
+    assert json.loads(row.rounds_json) == [
+        plan.model_dump(mode="json"),
+        result.model_dump(mode="json"),
+    ]
+    assert json.loads(row.decision_json) == decision.model_dump(mode="json")
+    assert json.loads(row.execution_json) == execution.model_dump(mode="json")
+    # Events name what changed, without the execution's output (a client reads the task).
+    events = await list_events(reader, task.id)
+    assert "decision" in events[0].data["projection"]
+    assert "projection" not in events[1].data
+    # A list leaves the state out: pages stay small.
+    rows, _ = await list_tasks(reader)
+    assert not hasattr(rows[0], "rounds_json")
 
 
 async def test_projection_patch_changes_only_given_fields(

@@ -29,11 +29,12 @@ class RecordActivities:
         new workflow task, and the record it makes again carries that task's time. The
         first write is the one stored, so the history gets the stored time, and the trail
         provenance reads from the history is the database's."""
+        kept = for_history(inp)
         if await self._write(inp):
-            return inp
+            return kept
         async with self._sessions() as session:
             at = await stored_record_at(session, inp.task_id, inp.seq)
-        return inp if at is None else inp.model_copy(update={"at": at})
+        return kept if at is None else kept.model_copy(update={"at": at})
 
     async def _write(self, inp: RecordInput) -> bool:
         """Store the record; False when (task, seq) was stored already."""
@@ -51,3 +52,15 @@ class RecordActivities:
         except Exception as err:  # a metric lost is better than a record retried
             activity.logger.warning("metrics of record %s#%d: %s", inp.task_id, inp.seq, err)
         return True
+
+
+def for_history(rec: RecordInput) -> RecordInput:
+    """What the history keeps of a record: all of it but the projection's copy of the
+    workflow's own state (decision, execution, rounds; recording.live_changes). The
+    workflow has that state, the database stores it, and the trail provenance reads from
+    the history does not include it: kept, it made a history a sixth larger."""
+    patch = rec.projection
+    if patch.decision is None and patch.execution is None and not patch.new_rounds:
+        return rec
+    trimmed = patch.model_copy(update={"decision": None, "execution": None, "new_rounds": []})
+    return rec.model_copy(update={"projection": trimmed})

@@ -35,6 +35,7 @@ from bench.history_size import LIMIT_BYTES, LIMIT_EVENTS, WARN_EVENTS, HistorySi
 from bench.process_stack import BenchStack, running_stack
 from bench.task_api import api_client, strict_task, submit, wait_for_phase
 from bench.waiting import say, scratch_dir
+from domain.interventions import MAX_HOLDING_INTERVENTIONS
 
 FAILING_GATE = {"name": "always-fails", "argv": ["python3", "-c", "raise SystemExit(1)"]}
 GUIDANCE = "g" * 100
@@ -161,8 +162,10 @@ def tables(g: Growth) -> str:
             f"- interventions at {per_intervention:.1f} events each: the warning after about "
             f"{(WARN_EVENTS - at_max) / per_intervention:.0f} interventions on a task at "
             f"{MAX_ITERATIONS} iterations, the hard limit after about "
-            f"{(LIMIT_EVENTS - at_max) / per_intervention:.0f}; nothing in the workflow "
-            "bounds how many a task receives."
+            f"{(LIMIT_EVENTS - at_max) / per_intervention:.0f}; the workflow takes at "
+            f"most {MAX_HOLDING_INTERVENTIONS} that hold or steer a task "
+            f"(about {at_max + 2 * MAX_HOLDING_INTERVENTIONS * per_intervention:.0f} events "
+            "with their resumes)."
         )
     return "\n".join(lines)
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agency.db.models import Task, TaskEvent
@@ -45,6 +45,21 @@ from domain.audit import RecordInput
 from domain.interventions import DEFAULT_ACTOR, REFUSED_SUFFIX
 
 log = logging.getLogger("agency.metrics")
+
+# Built once: built per record, SQLAlchemy keyed its statement cache on each anew.
+_TASK_LABELS = select(Task.risk_tier, Task.mode, Task.execution_mode).where(
+    Task.id == bindparam("task_id")
+)
+_PREVIOUS_PHASE = (
+    select(TaskEvent.phase, TaskEvent.at)
+    .where(
+        TaskEvent.task_id == bindparam("task_id"),
+        TaskEvent.kind == "phase",
+        TaskEvent.seq < bindparam("seq"),
+    )
+    .order_by(TaskEvent.seq.desc())
+    .limit(1)
+)
 
 # How a wait for approval ended, by the phase that followed it.
 APPROVAL_ENDS = {"rejected": "rejected", "failed": "failed", "canceled": "canceled"}
@@ -104,11 +119,7 @@ def _intervention(rec: RecordInput) -> None:
 
 
 async def _task_labels(session: AsyncSession, task_id: str) -> tuple[str, str, str] | None:
-    row = (
-        await session.execute(
-            select(Task.risk_tier, Task.mode, Task.execution_mode).where(Task.id == task_id)
-        )
-    ).one_or_none()
+    row = (await session.execute(_TASK_LABELS, {"task_id": task_id})).one_or_none()
     if row is None:
         return None
     return (
@@ -120,16 +131,6 @@ async def _task_labels(session: AsyncSession, task_id: str) -> tuple[str, str, s
 
 async def _previous_phase(session: AsyncSession, rec: RecordInput) -> tuple[str, datetime] | None:
     """The phase the task was in before `rec`, and when it entered it."""
-    row = (
-        await session.execute(
-            select(TaskEvent.phase, TaskEvent.at)
-            .where(
-                TaskEvent.task_id == rec.task_id,
-                TaskEvent.kind == "phase",
-                TaskEvent.seq < rec.seq,
-            )
-            .order_by(TaskEvent.seq.desc())
-            .limit(1)
-        )
-    ).one_or_none()
+    params = {"task_id": rec.task_id, "seq": rec.seq}
+    row = (await session.execute(_PREVIOUS_PHASE, params)).one_or_none()
     return None if row is None else (row.phase, row.at)

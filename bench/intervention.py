@@ -28,6 +28,9 @@ from bench.breakdown import percentile
 from bench.fresh_database import fresh_database
 from bench.process_stack import running_stack
 from bench.task_api import api_client, strict_task, submit, wait_for_phase
+from domain.interventions import MAX_HOLDING_INTERVENTIONS
+
+WARM_UP = 4
 
 
 class NotVisible(RuntimeError):
@@ -71,7 +74,7 @@ async def measure(
     async with api_client(base_url, key, tasks + 2) as http:
         ids = await submit(http, strict_task(repo), tasks, tasks)
         await wait_for_phase(http, ids, "awaiting_approval")
-        await toggle(http, ids[0], 4)  # warm-up: connections, the worker's caches
+        await toggle(http, ids[0], WARM_UP)  # connections, the worker's caches
         per_task = max(1, interventions // tasks)
         started = time.perf_counter()
         alone = await toggle(http, ids[0], per_task)
@@ -125,6 +128,14 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=4)
     parser.add_argument("--database-url", default=None)
     args = parser.parse_args()
+    # The first task takes the warm-up, its series alone and its share at once; half of
+    # them pauses, which a task takes at most MAX_HOLDING_INTERVENTIONS of.
+    pauses = (WARM_UP + 2 * max(1, args.interventions // args.tasks)) // 2
+    if pauses > MAX_HOLDING_INTERVENTIONS:
+        parser.error(
+            f"--interventions {args.interventions} with --tasks {args.tasks} pauses the "
+            f"first task {pauses} times; a task takes at most {MAX_HOLDING_INTERVENTIONS}"
+        )
     print("\n" + run(args.interventions, args.tasks, args.database_url))
 
 

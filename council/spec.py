@@ -102,3 +102,28 @@ class TaskSpec(_Open):
     # mapped, scope entries naming no path, waiver files set aside, where the policy came
     # from); whatever a submitter sends here is replaced.
     warnings: list[GovernanceWarning] = Field(default_factory=list, max_length=500)
+
+    def for_executor(self) -> TaskSpec:
+        """The spec as an executor's steps use it (the repository, the agent, the gates),
+        without the governance text they never read (invariants, acceptance criteria,
+        waivers, the budget, warnings, a CAWS file's other fields). Every iteration's
+        run and gates carry it in the workflow's history: whole, a 1 MB spec made 20
+        iterations hold about 40 copies, near Temporal's 50 MB limit on a history."""
+        return TaskSpec.model_construct(**{name: getattr(self, name) for name in EXECUTOR_FIELDS})
+
+
+# What for_executor keeps: the fields a TaskSpec requires, and those executors read.
+EXECUTOR_FIELDS = (
+    "id",
+    "title",
+    "risk_tier",
+    "mode",
+    "scope",
+    "repo",
+    "base_ref",
+    "target_branch",
+    "agent",
+    "gates",
+    "execution_mode",
+    "max_iterations",
+)

@@ -241,3 +241,21 @@ def test_names_and_ids_with_a_trailing_newline_are_refused() -> None:
     )
     assert "not a variable name" in found["agent.env.OK\n"][0]
     assert "not a variable name" in found["agent.secrets[0]"][0]
+
+
+def test_the_executor_s_spec_keeps_what_executors_read_and_no_governance_text() -> None:
+    spec = parse_task_spec(
+        spec_data(
+            invariants=["never touch billing"],
+            contracts=[{"type": "openapi", "path": "api.yaml"}],  # a CAWS field of its own
+        )
+    )
+    slim = spec.for_executor()
+    read = ("repo", "base_ref", "target_branch", "agent", "gates", "scope", "risk_tier")
+    assert {name: getattr(slim, name) for name in read} == {
+        name: getattr(spec, name) for name in read
+    }
+    assert slim.invariants == [] and slim.acceptance == [] and slim.warnings == []
+    assert spec.model_extra and not slim.model_extra
+    # What an executor parses back from the activity's input is a valid spec.
+    assert type(spec).model_validate(slim.model_dump(by_alias=True)) == slim

@@ -299,6 +299,24 @@ async def test_refine_loop_feeds_back_and_succeeds(
         assert projected["execution"]["gates"], "the gates' results are kept"
 
 
+async def test_the_history_holds_the_spec_s_governance_text_once(
+    dev_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    marker = "INVARIANT-" + "x" * 2000
+    async with harness(dev_env.client, tmp_path) as h:
+        handle = await h.start(
+            agent=scripted_agent("refine", timeout_s=60),
+            max_iterations=3,
+            invariants=[marker],
+        )
+        result = await handle.result()
+        assert result.phase == "completed" and result.iterations == 2, result.error
+        history = await handle.fetch_history()
+    stored = b"".join(event.SerializeToString() for event in history.events)
+    # In the task's input only: two iterations' runs and gates carry the spec without it.
+    assert stored.count(marker.encode()) == 1
+
+
 async def test_dry_run_applies_nothing(dev_env: WorkflowEnvironment, tmp_path: Path) -> None:
     async with harness(dev_env.client, tmp_path) as h:
         head = git(h.repo, "rev-parse", "main")

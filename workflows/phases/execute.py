@@ -77,7 +77,7 @@ async def run_agent(
                 iteration=run.iteration,
                 attempt=attempt,
                 run_id=run_id,
-                spec=run.spec,
+                spec=run.spec.for_executor(),
                 base_commit=run.base_commit,
                 feedback=feedback,
                 patch_artifact=patch_artifact,

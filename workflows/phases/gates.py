@@ -30,7 +30,9 @@ async def run_gates(
     try:
         gated = await call(
             RUN_GATES,
-            GatesInput(run_id=summary.run_id, attempt=summary.attempt, spec=run.spec),
+            GatesInput(
+                run_id=summary.run_id, attempt=summary.attempt, spec=run.spec.for_executor()
+            ),
             opts.host_step(run.inp.executors, host.host_queue, timedelta(seconds=total_timeout)),
             activity_id=f"gates-{run.iteration}-{summary.attempt}",
             summary=f"{len(run.spec.gates)} gate(s), iteration {run.iteration} on {host.executor}",

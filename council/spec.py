@@ -74,6 +74,21 @@ class GateSpec(BaseModel):
     covers: list[str] = Field(default_factory=list, max_length=100)
 
 
+# Fields of a task that say what to run; everything else is governance (or kept extra).
+EXECUTION_FIELDS: frozenset[str] = frozenset(
+    {
+        "repo",
+        "base_ref",
+        "target_branch",
+        "agent",
+        "gates",
+        "execution_mode",
+        "max_iterations",
+        "caws_spec",
+    }
+)
+
+
 class TaskSpec(_Open):
     # --- governance: the CAWS working spec ---
     id: str = Field(min_length=1, max_length=128)
@@ -112,18 +127,5 @@ class TaskSpec(_Open):
         return TaskSpec.model_construct(**{name: getattr(self, name) for name in EXECUTOR_FIELDS})
 
 
-# What for_executor keeps: the fields a TaskSpec requires, and those executors read.
-EXECUTOR_FIELDS = (
-    "id",
-    "title",
-    "risk_tier",
-    "mode",
-    "scope",
-    "repo",
-    "base_ref",
-    "target_branch",
-    "agent",
-    "gates",
-    "execution_mode",
-    "max_iterations",
-)
+# What for_executor keeps: the fields a TaskSpec requires, and those that say what to run.
+EXECUTOR_FIELDS = ("id", "title", "risk_tier", "mode", "scope", *sorted(EXECUTION_FIELDS))

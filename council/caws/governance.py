@@ -13,21 +13,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from council.problems import Problem, SpecInvalid
+from council.spec import EXECUTION_FIELDS
 from council.tiers import parse_tier
-
-# Fields of a task that say what to run; everything else is governance (or kept extra).
-EXECUTION_FIELDS: frozenset[str] = frozenset(
-    {
-        "repo",
-        "base_ref",
-        "target_branch",
-        "agent",
-        "gates",
-        "execution_mode",
-        "max_iterations",
-        "caws_spec",
-    }
-)
 
 
 def caws_governance(caws: Mapping[str, Any]) -> dict[str, Any]:

@@ -207,13 +207,18 @@ def _update_projection(columns: frozenset[str]) -> Update:
     )
 
 
-async def _rounds_with(session: AsyncSession, rec: RecordInput) -> list[Any]:
+async def _rounds_with(session: AsyncSession, rec: RecordInput) -> list[Any] | None:
     """The task's stored rounds with the record's new ones after them. Read in the
     record's transaction: only the main flow of the workflow judges, so no other record of
-    the task appends rounds meanwhile, and the (task_id, seq) key makes the append once."""
+    the task appends rounds meanwhile, and the (task_id, seq) key makes the append once.
+
+    None for a task stored before migration 0013 (NULL rounds): its earlier rounds were
+    never projected, so appending would make a partial list look whole; it stays NULL and
+    its reads keep asking its workflow."""
     stored = await session.scalar(_ROUNDS_OF_TASK, {"task_id": rec.task_id})
-    new = [r.model_dump(mode="json") for r in rec.projection.new_rounds]
-    return [*(stored or []), *new]
+    if stored is None:
+        return None
+    return [*stored, *(r.model_dump(mode="json") for r in rec.projection.new_rounds)]
 
 
 async def _record_exists(session: AsyncSession, task_id: str, seq: int) -> bool:
@@ -252,7 +257,9 @@ async def apply_record(session: AsyncSession, rec: RecordInput) -> bool:
     detail = _json_detail(rec)
     try:
         if rec.projection.new_rounds:
-            changes["rounds"] = await _rounds_with(session, rec)
+            rounds = await _rounds_with(session, rec)
+            if rounds is not None:
+                changes["rounds"] = rounds
         # The event goes first: its unique key is where a concurrent duplicate waits and
         # then fails, before it has touched anything else.
         await session.execute(

@@ -32,7 +32,12 @@ from council.models import Decision
 from domain.audit import ProjectionPatch
 from domain.execution import ExecutionSummary
 from domain.task import Round
-from tests.agency.db.factories import add_task, judgments, record
+from tests.agency.db.factories import (
+    add_task,
+    as_stored_before_full_projection,
+    judgments,
+    record,
+)
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -140,6 +145,22 @@ async def test_the_projection_keeps_every_round_once_the_decision_and_the_execut
     # A list leaves the state out: pages stay small.
     rows, _ = await list_tasks(reader)
     assert not hasattr(rows[0], "rounds_json")
+
+
+async def test_a_task_stored_before_the_full_projection_gets_no_partial_rounds(
+    sessions: Sessions, reader: Reader
+) -> None:
+    async with sessions() as session:
+        task = await add_task(session)
+        await as_stored_before_full_projection(session, task.id)
+    decision = Decision(outcome="approve", score=0.9, threshold=0.8)
+    late = Round(stage="result", iteration=2, judgments=judgments(), decision=decision)
+    patch = ProjectionPatch(decision=decision, new_rounds=[late])
+    async with sessions() as session:
+        assert await apply_record(session, record(task.id, 7, projection=patch))
+    row = await read_task(reader, task.id)
+    # Its earlier rounds were never projected: it stays a task whose reads ask the workflow.
+    assert row is not None and row.rounds_json is None and not projection_complete(row)
 
 
 async def test_projection_patch_changes_only_given_fields(

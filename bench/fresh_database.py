@@ -7,6 +7,7 @@ already exists, so that it never writes into (or drops) somebody's data.
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -40,7 +41,15 @@ def fresh_database(url: str | None) -> Iterator[str | None]:
         return
     dsn, name = _maintenance_dsn(url)
     # CREATE fails when the database exists: nothing of anybody else's is touched.
-    asyncio.run(_execute(dsn, f'CREATE DATABASE "{name}"'))
+    try:
+        asyncio.run(_execute(dsn, f'CREATE DATABASE "{name}"'))
+    except asyncpg.DuplicateDatabaseError:
+        print(
+            f"database {name!r} exists already: the benchmark creates its own and drops it "
+            "afterwards, so name one that does not exist in --database-url",
+            file=sys.stderr,
+        )
+        raise SystemExit(2) from None
     try:
         yield url
     finally:

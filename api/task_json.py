@@ -8,7 +8,7 @@ The key is the row itself: every column, the JSON columns as their stored text
 (agency.db.task_reads.TASK_ROW). A row that changes in any column is a different key, so an
 answer is never stale and nothing needs invalidating; every request still gets its rows
 from the reader (agency.db.reads), current as of that request. Old entries age out
-(least recently used first, bounded).
+(least recently used first, bounded in count and in bytes).
 """
 
 from __future__ import annotations
@@ -23,8 +23,11 @@ from starlette.responses import Response
 from agency.db.task_reads import STATE_COLUMNS
 from api.schemas import TaskPublic, spec_warnings
 
-# About 2 KB a task: a few megabytes at most.
+# Most answers are a few KB; a single task's answer holds its rounds and gate output
+# (tens of KB after many iterations), so the entries are bounded in bytes too. Each
+# entry's key, the row, holds about as much again.
 MAX_ENTRIES = 4096
+MAX_BYTES = 16 * 2**20
 # Whole pages, by the identity of their rows (up to ~100 KB each: 200 tasks).
 MAX_PAGES = 64
 
@@ -50,8 +53,10 @@ def public_from_row(row: Row[Any]) -> TaskPublic:
 class TaskJson:
     """Serialized TaskPublic answers of projection rows, keyed by the rows' content."""
 
-    def __init__(self, max_entries: int = MAX_ENTRIES) -> None:
+    def __init__(self, max_entries: int = MAX_ENTRIES, max_bytes: int = MAX_BYTES) -> None:
         self._max_entries = max_entries
+        self._max_bytes = max_bytes
+        self._bytes = 0  # of the answers held
         self._entries: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
         self._pages: OrderedDict[tuple[Any, ...], tuple[list[Row[Any]], bytes]] = OrderedDict()
         self.hits = 0
@@ -67,11 +72,15 @@ class TaskJson:
             return cached
         self.misses += 1
         # by_alias: as FastAPI serializes response models.
-        encoded = public_from_row(row).model_dump_json(by_alias=True)
-        self._entries[key] = encoded.encode()
-        if len(self._entries) > self._max_entries:
-            self._entries.popitem(last=False)
-        return self._entries[key]
+        encoded = public_from_row(row).model_dump_json(by_alias=True).encode()
+        self._entries[key] = encoded
+        self._bytes += len(encoded)
+        # The oldest go first; the answer just made is kept even if it alone is larger.
+        while len(self._entries) > 1 and (
+            len(self._entries) > self._max_entries or self._bytes > self._max_bytes
+        ):
+            self._bytes -= len(self._entries.popitem(last=False)[1])
+        return encoded
 
     def page(self, rows: list[Row[Any]], next_cursor: str | None) -> bytes:
         """A TaskList answer, byte for byte what FastAPI would send for it."""
@@ -92,3 +101,8 @@ class TaskJson:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    @property
+    def size_bytes(self) -> int:
+        """The bytes of the answers held (not counting their keys)."""
+        return self._bytes

@@ -82,3 +82,19 @@ async def test_the_cache_is_bounded(sessions: Sessions, reader: Reader) -> None:
     hits = cache.hits
     cache.page(rows[-3:], None)
     assert cache.hits == hits + 3
+
+
+async def test_the_cache_is_bounded_in_bytes(sessions: Sessions, reader: Reader) -> None:
+    # Answers of tasks with many rounds are tens of KB: the entries' bytes are bounded too.
+    async with sessions() as session:
+        ids = [(await add_task(session, title=f"task {n}")).id for n in range(6)]
+    rows = [row for task_id in ids if (row := await read_task(reader, task_id)) is not None]
+    sizes = [len(TaskJson().task(row)) for row in rows]
+    cache = TaskJson(max_bytes=sum(sizes[-3:]))
+    for row in rows:
+        cache.task(row)
+    assert len(cache) == 3 and cache.size_bytes == sum(sizes[-3:])
+    cache.task(rows[-1])
+    assert cache.hits == 1  # the newest stayed
+    alone = TaskJson(max_bytes=1)
+    assert alone.task(rows[0]) and len(alone) == 1  # one answer larger than the bound

@@ -27,9 +27,9 @@ MAX_EVENTS_PAGE = 10_000
 # then runs it off the event loop (Reader.all's `scan`).
 SMALL_EVENTS_PAGE = 1000
 
-JSON_COLUMNS = ("spec", "verdicts", "decision", "rounds", "execution")
 # The state only a single task's read shows (rounds and gate output are kilobytes).
 STATE_COLUMNS = ("decision", "rounds", "execution")
+JSON_COLUMNS = ("spec", "verdicts", *STATE_COLUMNS)
 TASK_ROW = tuple(
     cast(column, Text).label(f"{column.name}_json") if column.name in JSON_COLUMNS else column
     for column in Task.__table__.c

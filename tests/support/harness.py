@@ -16,7 +16,7 @@ from typing import Any
 from temporalio.client import Client, WorkflowHandle
 
 from agency.db.migrate import upgrade_database
-from agency.db.task_reads import STATE_COLUMNS
+from agency.db.task_reads import STATE_COLUMNS, read_task
 from agency.executor.worker import running_executor
 from agency.settings import Settings
 from agency.task_start import start_task_workflow
@@ -95,12 +95,11 @@ class Harness:
 
     async def projected_state(self, handle: WorkflowHandle) -> dict[str, Any]:
         """The decision, rounds and execution the task's projection row holds (JSON)."""
-        from agency.db import task_reads
         from agency.db.reads import make_reader
 
         reader = make_reader(self.settings.effective_database_url)
         try:
-            row = await task_reads.read_task(reader, handle.id.removeprefix("task-"))
+            row = await read_task(reader, handle.id.removeprefix("task-"))
         finally:
             await reader.close()
         assert row is not None
